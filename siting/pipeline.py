@@ -1,0 +1,205 @@
+"""The evaluation pipeline shared by the CLI and the app: load, build distances, evaluate, write.
+
+Each step is a plain function so the app can cache them separately (the road network by file
+content, the evaluation by inputs and parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from siting import settings
+from siting._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Inputs",
+    "demo_paths",
+    "evaluate_inputs",
+    "load_inputs",
+    "load_network",
+    "write_outputs",
+]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated inputs of one district, all in one metric CRS."""
+
+    communities: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    roads: str | None
+    files: dict[str, str] = field(default_factory=dict)
+    is_demo: bool = False
+
+
+def demo_paths() -> dict[str, Path]:
+    """Paths of the bundled demo district's files.
+
+    Raises
+    ------
+    InputError
+        When the demo folder is missing (a broken install).
+    """
+    d = settings.demo_dir()
+    paths = {
+        "communities": d / "communities.gpkg",
+        "sites": d / "sites.gpkg",
+        "roads": d / "roads.osm.gz",
+        "candidates": d / "candidates.gpkg",
+        "estate": d / "estate.geojson",
+        "estate_site": d / "estate_site.geojson",
+        "water": d / "water.geojson",
+    }
+    if not paths["communities"].exists():
+        raise InputError.one(
+            str(d), "", "", "the bundled demo district is missing",
+            "install siting from its source folder (pip install -e .) or run `siting demo --out DIR`",
+        )
+    return paths
+
+
+def load_inputs(
+    communities: str | Path | None = None,
+    sites: str | Path | None = None,
+    *,
+    roads: str | Path | None = None,
+    coords: str = "wgs84",
+    crs: str | None = None,
+) -> Inputs:
+    """Load and validate communities and sites (the bundled demo when both are None).
+
+    Parameters
+    ----------
+    communities, sites
+        Files as accepted by :func:`siting.io.load_communities` / :func:`siting.io.load_sites`.
+    roads
+        A road file, ``"none"`` for straight-line distances, or None: the demo's roads for the
+        demo, straight-line for user data.
+    coords
+        Coordinate system of lon/lat inputs: ``wgs84``, ``cgcs2000``, ``gcj02`` or ``bd09``.
+    crs
+        CRS for inputs that carry none (e.g. ``EPSG:4549``).
+    """
+    from siting import io
+
+    is_demo = communities is None and sites is None
+    if is_demo:
+        p = demo_paths()
+        communities, sites = p["communities"], p["sites"]
+        if roads is None:
+            roads = p["roads"]
+    elif communities is None or sites is None:
+        missing = "--communities" if communities is None else "--sites"
+        raise InputError.one(
+            "", "", missing, "only one of --communities and --sites was given",
+            "give both files, or neither to use the bundled demo district",
+        )
+    comm = io.load_communities(communities, coords=coords, crs=crs)
+    st = io.load_sites(sites, coords=coords, crs=crs, communities=comm)
+    roads_s = None if roads is None or str(roads).lower() == "none" else str(roads)
+    files = {"communities": str(communities), "sites": str(sites), "roads": roads_s or "none"}
+    return Inputs(comm, st, roads_s, files, is_demo)
+
+
+def load_network(roads: str | None, communities: gpd.GeoDataFrame) -> Any:
+    """The distance provider: a walking network from ``roads``, or straight lines when None."""
+    from siting.network import EuclideanNetwork, WalkNetwork, check_covers
+
+    if roads is None:
+        return EuclideanNetwork(communities.crs)
+    net = WalkNetwork.from_osm(roads, crs=communities.crs)
+    check_covers(net, communities, "communities")
+    return net
+
+
+def evaluate_inputs(
+    inputs: Inputs,
+    network: Any,
+    *,
+    standard: Any = None,
+    demand: str = "grid",
+    spacing: float = settings.DEMAND_GRID_SPACING_M,
+) -> Any:
+    """Run :func:`siting.evaluate.evaluate` on loaded inputs."""
+    from siting.evaluate import evaluate
+    from siting.standards import load_standard
+
+    std = standard if standard is not None and not isinstance(standard, str) else load_standard(
+        standard or settings.DEFAULT_STANDARD
+    )
+    return evaluate(
+        inputs.communities, inputs.sites, network, standard=std, demand=demand, spacing=spacing
+    )
+
+
+def write_outputs(
+    evaluation: Any,
+    out_dir: str | Path,
+    *,
+    network: Any = None,
+    basemap: str = "none",
+) -> dict[str, Path]:
+    """Write summary.json, sites.csv, communities.csv, streets.csv, gaps.geojson, report.xlsx
+    and map.html into ``out_dir``; returns the paths written."""
+    from siting.maps import district_map, save_map
+    from siting.report import write_evaluation_xlsx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+
+    paths["summary"] = out / "summary.json"
+    _atomic_text(paths["summary"], json.dumps(evaluation.summary, ensure_ascii=False, indent=2))
+
+    sites = evaluation.sites.drop(columns="geometry")
+    paths["sites"] = out / "sites.csv"
+    _atomic_text(paths["sites"], sites.to_csv(index=False), encoding="utf-8-sig")
+    comms = evaluation.communities.drop(columns="geometry")
+    paths["communities"] = out / "communities.csv"
+    _atomic_text(paths["communities"], comms.to_csv(index=False), encoding="utf-8-sig")
+    paths["streets"] = out / "streets.csv"
+    _atomic_text(paths["streets"], evaluation.streets.to_csv(index=False), encoding="utf-8-sig")
+
+    paths["gaps"] = out / "gaps.geojson"
+    gaps = evaluation.gaps.to_crs(4326)
+    tmp = paths["gaps"].with_suffix(".tmp.geojson")
+    gaps.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+    tmp.replace(paths["gaps"])
+
+    paths["report"] = out / "report.xlsx"
+    write_evaluation_xlsx(evaluation, paths["report"])
+
+    areas = None
+    if network is not None:
+        areas = service_areas_for_map(evaluation, network)
+    paths["map"] = out / "map.html"
+    save_map(district_map(evaluation, service_areas=areas, basemap=basemap), paths["map"])
+    return paths
+
+
+def service_areas_for_map(evaluation: Any, network: Any) -> gpd.GeoDataFrame:
+    """Walking service areas (300/500/1,000 m) of the station-or-higher sites, for maps."""
+    from siting.schema import STATION_OR_HIGHER
+
+    sites = evaluation.sites
+    keep = sites[sites["level"].isin(STATION_OR_HIGHER)]
+    areas = network.service_areas(keep.geometry, settings.SERVICE_AREA_CUTOFFS_M)
+    idx = areas["point_index"].to_numpy()
+    areas = areas.assign(
+        site_id=keep["site_id"].to_numpy()[idx], level=keep["level"].to_numpy()[idx]
+    )
+    return areas
+
+
+def _atomic_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding=encoding)
+    tmp.replace(path)

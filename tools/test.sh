@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian machine with Python 3.11, then run
+# lint, types and all tests (the browser tests included). Used by the README and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Headless Chromium and a CJK font for the browser tests (Debian packages; never `playwright install`).
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+
+export SITING_CACHE_DIR="${SITING_CACHE_DIR:-$(mktemp -d)}"
+python3 -m ruff check siting tests bench app.py
+python3 -m mypy
+python3 -m pytest -n 2 --dist loadfile -q "$@"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -23,18 +24,20 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from scipy import sparse
-from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from siting import settings
+from siting import _graphsearch, settings
 from siting._errors import InputError, warn
 
-__all__ = ["EuclideanNetwork", "WalkNetwork", "as_xy"]
+__all__ = ["EuclideanNetwork", "WalkNetwork", "as_xy", "check_covers"]
 
 log = logging.getLogger(__name__)
 
-#: Sources per tile in bulk searches (bounds memory of dense scipy rows).
-_TILE = 256
+#: Sources per tile in bulk searches (bounds the memory of the pair lists).
+_TILE = 4096
+
+#: Road files read as GraphML; everything else goes to the OSM reader.
+_GRAPHML_SUFFIXES = (".graphml", ".xml.graphml")
 
 
 def as_xy(points: Any) -> np.ndarray:
@@ -178,7 +181,8 @@ def _csr_keep_zeros(rows, cols, vals, shape) -> sparse.csr_matrix:
 class WalkNetwork:
     """An undirected walking network as compact arrays (node coordinates + CSR adjacency).
 
-    Build with :meth:`from_graph`, :meth:`from_osm`, :meth:`from_graphml` or :meth:`from_place`.
+    Build with :meth:`from_osm`, :meth:`from_file`, :meth:`from_graph`, :meth:`from_graphml`
+    or :meth:`from_place`. Distances follow the snapping rule of this module.
 
     Parameters
     ----------
@@ -190,6 +194,18 @@ class WalkNetwork:
         The metric CRS.
     source
         Label of where the network came from (for messages).
+    report
+        What loading kept and dropped (ways by reason, components), for the user.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.Graph(crs="EPSG:32651")
+    >>> G.add_node(0, x=0.0, y=0.0); G.add_node(1, x=100.0, y=0.0)
+    >>> G.add_edge(0, 1, length=100.0)
+    >>> net = WalkNetwork.from_graph(G)
+    >>> net.distances([[0.0, 10.0]], [[100.0, 0.0]], 1000).toarray()
+    array([[110.]])
     """
 
     kind = "network"
@@ -223,12 +239,14 @@ class WalkNetwork:
                 "the road network has no nodes",
                 "use a road file covering the district",
             )
+        if np.any(self.length < 0) or not np.all(np.isfinite(self.length)):
+            raise InputError.one(
+                source, "", "length", "edge lengths must be finite and >= 0", "fix the edge lengths"
+            )
         both_u = np.concatenate([self.u, self.v])
         both_v = np.concatenate([self.v, self.u])
         both_w = np.concatenate([self.length, self.length])
-        # parallel edges keep the shortest
-        adj = _csr_keep_zeros(both_u, both_v, both_w, (n, n))
-        self.graph = adj
+        adj = _csr_keep_zeros(both_u, both_v, both_w, (n, n))  # parallel edges keep the shortest
         self.indptr = adj.indptr.astype(np.int64)
         self.indices = adj.indices.astype(np.int64)
         self.weights = adj.data.astype(np.float64)
@@ -237,20 +255,24 @@ class WalkNetwork:
     # ------------------------------------------------------------------ basics
     @property
     def n_nodes(self) -> int:
+        """Number of nodes."""
         return len(self.x)
 
     @property
     def n_edges(self) -> int:
+        """Number of undirected edges."""
         return len(self.u)
 
     @property
+    def graph(self) -> sparse.csr_matrix:
+        """The symmetric adjacency as a scipy CSR matrix (explicit zeros are edges)."""
+        n = self.n_nodes
+        return sparse.csr_matrix((self.weights, self.indices, self.indptr), shape=(n, n))
+
+    @property
     def bounds(self) -> tuple[float, float, float, float]:
-        return (
-            float(self.x.min()),
-            float(self.y.min()),
-            float(self.x.max()),
-            float(self.y.max()),
-        )
+        """``(minx, miny, maxx, maxy)`` of the nodes in the metric CRS."""
+        return (float(self.x.min()), float(self.y.min()), float(self.x.max()), float(self.y.max()))
 
     def __repr__(self) -> str:
         return (
@@ -260,12 +282,127 @@ class WalkNetwork:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_graph(cls, G: nx.Graph, *, source: str = "networkx graph") -> WalkNetwork:
+    def from_lonlat(
+        cls,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        length: np.ndarray,
+        *,
+        crs: Any = None,
+        source: str = "",
+        report: dict[str, Any] | None = None,
+    ) -> WalkNetwork:
+        """Build from WGS-84 node coordinates, projected to ``crs`` (default: the UTM zone)."""
+        from pyproj import Transformer
+
+        from siting.projection import metric_crs
+
+        if crs is None:
+            crs = metric_crs(
+                (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+            )
+        crs = CRS.from_user_input(crs)
+        tr = Transformer.from_crs(settings.DEFAULT_GEOGRAPHIC_CRS, crs, always_xy=True)
+        x, y = tr.transform(lon, lat)
+        return cls(x, y, u, v, length, crs, source=source, report=report)
+
+    @classmethod
+    def from_osm(
+        cls,
+        path: str | Path,
+        *,
+        crs: Any = None,
+        engine: str = "pyosmium",
+        cache: bool = True,
+    ) -> WalkNetwork:
+        """Load the walking network of an OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) or PBF file.
+
+        Parameters
+        ----------
+        path
+            The road file.
+        crs
+            Metric CRS to project to (pass the communities' CRS); default: its UTM zone.
+        engine
+            ``"pyosmium"`` (fast, default) or ``"osmnx"`` (``osmnx.graph_from_xml``, XML only).
+        cache
+            Reuse/write the parsed network in ``settings.cache_dir()/networks``, keyed by the
+            SHA-256 of the file (a changed file is parsed again).
+
+        Raises
+        ------
+        InputError
+            Unreadable or not OSM, empty, or no walkable ways.
+        """
+        from siting._osm import read_osm_cached
+
+        raw = read_osm_cached(path, engine=engine, cache=cache, label=Path(path).name)
+        return cls.from_lonlat(
+            raw.lon, raw.lat, raw.u, raw.v, raw.length,
+            crs=crs, source=Path(path).name, report=raw.report,
+        )  # fmt: skip
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, crs: Any = None, cache: bool = True) -> WalkNetwork:
+        """Load a road file by its suffix: GraphML (``.graphml``) or OSM XML/PBF."""
+        name = Path(path).name.lower()
+        if name.endswith(_GRAPHML_SUFFIXES):
+            return cls.from_graphml(path, crs=crs)
+        return cls.from_osm(path, crs=crs, cache=cache)
+
+    @classmethod
+    def from_graphml(cls, path: str | Path, *, crs: Any = None) -> WalkNetwork:
+        """Load a GraphML file saved by osmnx (``osmnx.save_graphml``)."""
+        import osmnx as ox
+
+        name = Path(path).name
+        try:
+            G = ox.load_graphml(path)
+        except Exception as exc:  # networkx/lxml raise many kinds on bad files
+            raise InputError.one(
+                name,
+                "",
+                "",
+                f"cannot read it as GraphML ({exc})",
+                "save the graph with osmnx.save_graphml",
+            ) from exc
+        return cls.from_graph(G, crs=crs, source=name)
+
+    @classmethod
+    def from_place(cls, query: str | dict[str, str], *, crs: Any = None) -> WalkNetwork:
+        """Download the walking network of a place with osmnx (needs internet).
+
+        Raises
+        ------
+        InputError
+            When the download fails (offline, unknown place).
+        """
+        import osmnx as ox
+
+        try:
+            G = ox.graph_from_place(query, network_type="walk", simplify=False)
+        except Exception as exc:  # requests/osmnx raise many kinds when offline
+            raise InputError.one(
+                str(query),
+                "",
+                "",
+                f"cannot download the walking network ({type(exc).__name__}: {exc})",
+                "check the internet connection and the place name, or give a road file (--roads PATH)",
+            ) from exc
+        return cls.from_graph(G, crs=crs, source=f"osmnx place {query}")
+
+    @classmethod
+    def from_graph(
+        cls, G: nx.Graph, *, crs: Any = None, source: str = "networkx graph"
+    ) -> WalkNetwork:
         """Build from a networkx graph with node ``x``/``y`` and edge ``length`` (metres).
 
-        A graph whose ``G.graph["crs"]`` is geographic (lon/lat) is projected to its UTM zone;
-        edge ``length`` is taken as given (osmnx lengths are great-circle metres), or computed
-        from the projected coordinates when missing.
+        ``G.graph["crs"]`` gives the CRS of x/y; a geographic (lon/lat) graph is projected to
+        ``crs`` (default its UTM zone). Edge ``length`` is taken as given (osmnx lengths are
+        great-circle metres) or computed from the projected coordinates when missing. Direction
+        is ignored; parallel edges keep the shortest.
         """
         if G.number_of_nodes() == 0:
             raise InputError.one(
@@ -277,41 +414,21 @@ class WalkNetwork:
             )
         nodes = list(G.nodes)
         pos = {n: i for i, n in enumerate(nodes)}
-        data = G.nodes(data=True)
+        data = G.nodes
         try:
-            x = np.fromiter(
-                (float(data[n]["x"]) for n in nodes), dtype=np.float64, count=len(nodes)
-            )
-            y = np.fromiter(
-                (float(data[n]["y"]) for n in nodes), dtype=np.float64, count=len(nodes)
-            )
+            x = np.array([float(data[n]["x"]) for n in nodes])
+            y = np.array([float(data[n]["y"]) for n in nodes])
         except KeyError as exc:
             raise InputError.one(
-                source,
-                "",
-                "x/y",
-                "graph nodes lack x/y coordinates",
-                "give every node x and y attributes",
+                source, "", "x/y", "graph nodes lack x/y coordinates", "give every node x and y"
             ) from exc
-        crs = G.graph.get("crs")
-        if crs is None:
-            crs_obj = None
-        else:
-            crs_obj = CRS.from_user_input(crs)
-        if crs_obj is not None and crs_obj.is_geographic:
-            pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=crs_obj)
-            utm = pts.estimate_utm_crs()
-            proj = pts.to_crs(utm)
-            x, y = proj.x.to_numpy(), proj.y.to_numpy()
-            crs_obj = utm
-        if crs_obj is None:
+        gcrs = G.graph.get("crs")
+        if gcrs is None:
             raise InputError.one(
-                source,
-                "",
-                "crs",
-                "the graph has no CRS (G.graph['crs'])",
+                source, "", "crs", "the graph has no CRS (G.graph['crs'])",
                 "set G.graph['crs'] to a metric CRS or EPSG:4326",
-            )
+            )  # fmt: skip
+        gcrs = CRS.from_user_input(gcrs)
         m = G.number_of_edges()
         u = np.empty(m, dtype=np.int64)
         v = np.empty(m, dtype=np.int64)
@@ -319,20 +436,39 @@ class WalkNetwork:
         for k, (a, b, d) in enumerate(G.edges(data=True)):
             u[k] = pos[a]
             v[k] = pos[b]
-            w[k] = d.get("length", np.nan)
+            w[k] = float(d.get("length", np.nan))
+        if gcrs.is_geographic:
+            miss = ~np.isfinite(w)
+            if miss.any():
+                from siting._osm import great_circle
+
+                w[miss] = great_circle(x[u[miss]], y[u[miss]], x[v[miss]], y[v[miss]])
+            return cls.from_lonlat(x, y, u, v, w, crs=crs, source=source)
+        if crs is not None and CRS.from_user_input(crs) != gcrs:
+            from pyproj import Transformer
+
+            tr = Transformer.from_crs(gcrs, crs, always_xy=True)
+            x, y = tr.transform(x, y)
+            gcrs = CRS.from_user_input(crs)
         miss = ~np.isfinite(w)
         if miss.any():
             w[miss] = np.hypot(x[u[miss]] - x[v[miss]], y[u[miss]] - y[v[miss]])
-        return cls(x, y, u, v, w, crs_obj, source=source)
+        return cls(x, y, u, v, w, gcrs, source=source)
 
     # ------------------------------------------------------------------ snapping
     def snap(
-        self, points: Any, *, warn_distance: float | None = None
+        self, points: Any, *, warn_distance: float | None = None, label: str = "points"
     ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest node (straight line) of each point and the distance to it.
 
         Points farther than ``warn_distance`` (default ``settings.SNAP_WARN_DISTANCE_M``) from
-        every node are reported with a :class:`~siting._errors.SitingWarning`.
+        every node are reported in one :class:`~siting._errors.SitingWarning` (count and the
+        worst positions).
+
+        Returns
+        -------
+        node_index : numpy.ndarray of int64
+        snap_distance : numpy.ndarray of float64
         """
         xy = as_xy(points)
         if len(xy) == 0:
@@ -343,171 +479,207 @@ class WalkNetwork:
         limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else warn_distance
         far = np.flatnonzero(d > limit)
         if len(far):
-            worst = far[np.argsort(-d[far])][:5]
-            desc = ", ".join(f"#{k} ({d[k]:.0f} m)" for k in worst)
+            worst = far[np.argsort(-d[far], kind="stable")][:5]
+            names = points.index if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame) else None
+            desc = ", ".join(
+                f"{'#' + str(k) if names is None else names[k]} ({d[k]:.0f} m)" for k in worst
+            )
             warn(
-                f"{len(far)} of {len(xy)} points are more than {limit:.0f} m from the road "
-                f"network ({self.source or 'network'}); farthest: {desc}"
+                f"{len(far)} of {len(xy)} {label} are more than {limit:.0f} m from the nearest "
+                f"road node of {self.source or 'the network'}; farthest: {desc}",
+                stacklevel=3,
             )
         return i.astype(np.int64), d.astype(np.float64)
 
     # ------------------------------------------------------------------ distances
-    def node_distances(self, sources: np.ndarray, limits: np.ndarray) -> sparse.csr_matrix:
-        """Node -> node shortest paths from each source node up to its limit (rows = sources)."""
-        sources = np.asarray(sources, dtype=np.int64)
-        limits = np.asarray(limits, dtype=np.float64)
-        rows, cols, vals = [], [], []
-        n = self.n_nodes
-        for start in range(0, len(sources), _TILE):
-            src = sources[start : start + _TILE]
-            lim = limits[start : start + _TILE]
-            if len(src) == 0:
-                continue
-            d = csgraph.dijkstra(self.graph, directed=False, indices=src, limit=float(lim.max()))
-            r, c = np.nonzero(d <= lim[:, None])
-            rows.append(r + start)
-            cols.append(c)
-            vals.append(d[r, c])
-        if not rows:
-            return sparse.csr_matrix((len(sources), n))
-        return _csr_keep_zeros(
-            np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (len(sources), n)
-        )
-
     def distances(self, origins: Any, destinations: Any, cutoff: float) -> sparse.csr_matrix:
         """Network distances (snapping rule) for every origin-destination pair within ``cutoff``.
 
-        Returns an ``(n_origins, n_destinations)`` CSR matrix; pairs at distance 0 are stored.
+        One bounded search runs from each destination's node (limit ``cutoff`` minus its snap
+        distance); reached nodes are mapped to the origins snapped to them. Two points on the
+        same node are ``snap_a + snap_b`` apart.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            ``(n_origins, n_destinations)``; every pair within ``cutoff`` is stored, 0 included.
         """
-        a_node, a_snap = self.snap(origins)
-        b_node, b_snap = self.snap(destinations)
+        a_node, a_snap = self.snap(origins, label="origins")
+        b_node, b_snap = self.snap(destinations, label="destinations")
         shape = (len(a_node), len(b_node))
         cutoff = float(cutoff)
-        keep_b = np.flatnonzero(b_snap <= cutoff)
-        if len(a_node) == 0 or len(keep_b) == 0:
+        if shape[0] == 0 or shape[1] == 0:
             return sparse.csr_matrix(shape, dtype=np.float64)
-        nd = self.node_distances(b_node[keep_b], cutoff - b_snap[keep_b]).tocoo()
-        # node -> origin points grouping
-        order = np.argsort(a_node, kind="stable")
-        starts = np.searchsorted(a_node[order], np.arange(self.n_nodes + 1))
-        cnt = starts[nd.col + 1] - starts[nd.col]
-        rep = np.repeat(np.arange(len(nd.col)), cnt)
-        offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        origin = order[starts[nd.col[rep]] + offs]
-        dest = keep_b[nd.row[rep]]
-        val = nd.data[rep] + a_snap[origin] + b_snap[dest]
-        ok = val <= cutoff
-        return _csr_keep_zeros(origin[ok], dest[ok], val[ok], shape)
+        gptr, gidx, goff = self._group(a_node, a_snap)
+        parts = []
+        for start in range(0, shape[1], _TILE):
+            sl = slice(start, start + _TILE)
+            s, k, d = _graphsearch.ball_pairs(
+                self.indptr, self.indices, self.weights,
+                b_node[sl], cutoff - b_snap[sl], b_snap[sl], gptr, gidx, goff, cutoff,
+            )  # fmt: skip
+            parts.append((s + start, k, d))
+        s = np.concatenate([p[0] for p in parts])
+        k = np.concatenate([p[1] for p in parts])
+        d = np.concatenate([p[2] for p in parts])
+        # rows of the transposed matrix come grouped by destination already
+        indptr = np.zeros(shape[1] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(s, minlength=shape[1]), out=indptr[1:])
+        t = sparse.csr_matrix((d, k, indptr), shape=(shape[1], shape[0]))
+        out = t.T.tocsr()
+        out.sort_indices()
+        return out
+
+    def _group(self, node: np.ndarray, snap: np.ndarray):
+        """Node -> points CSR grouping (``gptr``, point ids, their snap distances)."""
+        order = np.argsort(node, kind="stable")
+        gptr = np.searchsorted(node[order], np.arange(self.n_nodes + 1)).astype(np.int64)
+        return gptr, order.astype(np.int64), snap[order]
 
     def nearest(
         self, origins: Any, destinations: Any, cutoff: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Index and distance of the nearest destination for each origin (-1 / inf if none)."""
-        a_node, a_snap = self.snap(origins)
-        b_node, b_snap = self.snap(destinations)
+        """Index and network distance of the nearest destination for each origin.
+
+        One multi-source search from all destinations at once (each starting at its snap
+        distance). Origins with no destination within ``cutoff`` get -1 and inf.
+        """
+        a_node, a_snap = self.snap(origins, label="origins")
+        b_node, b_snap = self.snap(destinations, label="destinations")
         idx = np.full(len(a_node), -1, dtype=np.int64)
         dist = np.full(len(a_node), np.inf)
         if len(a_node) == 0 or len(b_node) == 0:
             return idx, dist
-        # multi-source Dijkstra from a virtual super-source whose edges weigh the snap distances
-        n = self.n_nodes
-        s = n
-        gc = self.graph.tocoo()
-        g = _csr_keep_zeros(
-            np.concatenate([gc.row, np.full(len(b_node), s)]),
-            np.concatenate([gc.col, b_node]),
-            np.concatenate([gc.data, b_snap]),
-            (n + 1, n + 1),
-        )
         limit = np.inf if cutoff is None else float(cutoff)
-        d, pred = csgraph.dijkstra(
-            g, directed=True, indices=s, limit=limit, return_predecessors=True
+        nd, lab = _graphsearch.multi_source(
+            self.indptr, self.indices, self.weights, b_node, b_snap, limit
         )
-        # which destination each node came from: walk predecessors to the node adjacent to s
-        root = _roots(pred, s)
-        node_best = np.full(n, -1, dtype=np.int64)
-        # destination index per root node: the one with minimum snap at that node
-        order = np.lexsort((b_snap, b_node))
-        uniq, first_idx = np.unique(b_node[order], return_index=True)
-        node_best[uniq] = order[first_idx]
-        total = d[:n][a_node] + a_snap
-        ok = np.isfinite(total) & (total <= limit)
-        idx[ok] = node_best[root[a_node[ok]]]
+        total = nd[a_node] + a_snap
+        ok = total <= limit
+        idx[ok] = lab[a_node[ok]]
         dist[ok] = total[ok]
         return idx, dist
 
     # ------------------------------------------------------------------ service areas
+    def reached(self, points: Any, cutoff: float) -> sparse.csr_matrix:
+        """``(n_points, n_nodes)`` matrix of walking distances (snap included) within ``cutoff``."""
+        node, snap = self.snap(points)
+        n = self.n_nodes
+        ident = np.arange(n + 1, dtype=np.int64)
+        s, k, d = _graphsearch.ball_pairs(
+            self.indptr, self.indices, self.weights, node, float(cutoff) - snap, snap,
+            ident, ident[:-1], np.zeros(n), float(cutoff),
+        )  # fmt: skip
+        indptr = np.zeros(len(node) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(s, minlength=len(node)), out=indptr[1:])
+        m = sparse.csr_matrix((d, k, indptr), shape=(len(node), n))
+        m.sort_indices()
+        return m
+
     def service_areas(
         self, points: Any, cutoffs: Sequence[float], *, width: float = 40.0
     ) -> gpd.GeoDataFrame:
         """Polygons following the streets reached from each point within each cutoff.
 
-        Reached edges are buffered by ``width`` metres; an edge reached from one end only is cut
-        at the remaining distance.
+        The reached parts of streets (an edge reached from one end is cut at the remaining
+        distance) and the walk from the point to its node are buffered by ``width`` metres.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``point_index, cutoff_m, geometry``, one row per point and cutoff (point-major).
         """
         xy = as_xy(points)
         cutoffs = [float(c) for c in cutoffs]
+        cols = {"point_index": np.empty(0, np.int64), "cutoff_m": np.empty(0), "geometry": []}
+        if len(xy) == 0 or not cutoffs:
+            return gpd.GeoDataFrame(cols, geometry="geometry", crs=self.crs)
         node, snap = self.snap(xy)
-        cmax = max(cutoffs) if cutoffs else 0.0
-        recs: list[tuple[int, float, Any]] = []
-        if len(xy) and cutoffs:
-            nd = self.node_distances(node, np.maximum(cmax - snap, 0.0)).tocsr()
-            for p in range(len(xy)):
-                row = nd.getrow(p)
-                reached = np.full(self.n_nodes, np.inf)
-                reached[row.indices] = row.data + snap[p]
-                for c in cutoffs:
-                    geom = self._area(xy[p], reached, c, width)
-                    recs.append((p, c, geom))
-        df = pd.DataFrame(recs, columns=["point_index", "cutoff_m", "geometry"])
-        df["point_index"] = df["point_index"].astype(np.int64)
-        df["cutoff_m"] = df["cutoff_m"].astype(np.float64)
-        return gpd.GeoDataFrame(df, geometry="geometry", crs=self.crs)
+        r = self.reached(xy, max(cutoffs)).tocoo()
+        p_all, n_all, d_all = r.row.astype(np.int64), r.col.astype(np.int64), r.data
+        n = self.n_nodes
+        key = p_all * n + n_all
+        korder = np.argsort(key)
+        skey = key[korder]
+        deg = self.indptr[n_all + 1] - self.indptr[n_all]
+        arc = np.repeat(self.indptr[n_all], deg) + (
+            np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
+        )
+        ap = np.repeat(p_all, deg)
+        an = np.repeat(n_all, deg)
+        ad = np.repeat(d_all, deg)
+        nb = self.indices[arc]
+        w = self.weights[arc]
+        pos = np.searchsorted(skey, ap * n + nb)
+        pos = np.minimum(pos, len(skey) - 1)
+        found = skey[pos] == ap * n + nb
+        dnb = np.where(found, d_all[korder[pos]], np.inf)
+        ncut = len(cutoffs)
+        pieces, groups = [], []
+        for ci, c in enumerate(cutoffs):
+            sel = ad <= c
+            p, a, b, da, db, L = ap[sel], an[sel], nb[sel], ad[sel], dnb[sel], w[sel]
+            ra = c - da
+            rb = np.where(db <= c, c - db, 0.0)
+            covered = (ra >= L) | (ra + rb >= L)
+            # a covered edge is drawn once: from the lower node, or from the only reached end
+            draw = ~covered | (db > c) | (a < b)
+            f = np.where(covered, 1.0, np.clip(ra / np.where(L > 0, L, 1.0), 0.0, 1.0))
+            p, a, b, f = p[draw], a[draw], b[draw], f[draw]
+            start = np.column_stack([self.x[a], self.y[a]])
+            end = start + (np.column_stack([self.x[b], self.y[b]]) - start) * f[:, None]
+            pieces.append(np.stack([start, end], axis=1))
+            groups.append(p * ncut + ci)
+            # the walk from each point to its node (or just the point when its node is too far)
+            sn = np.column_stack([self.x[node], self.y[node]])
+            tip = np.where((snap <= c)[:, None], sn, xy)
+            pieces.append(np.stack([xy, tip], axis=1))
+            groups.append(np.arange(len(xy)) * ncut + ci)
+        segs = np.concatenate(pieces)
+        grp = np.concatenate(groups)
+        order = np.argsort(grp, kind="stable")
+        lines = shapely.linestrings(segs[order])
+        multi = shapely.multilinestrings(lines, indices=grp[order])
+        # every group has at least its spur, so groups are 0..n*ncut-1 in order
+        polys = shapely.buffer(multi, width, quad_segs=3)
+        gi = np.arange(len(xy) * ncut)
+        return gpd.GeoDataFrame(
+            {
+                "point_index": (gi // ncut).astype(np.int64),
+                "cutoff_m": np.asarray(cutoffs)[gi % ncut],
+                "geometry": polys,
+            },
+            geometry="geometry",
+            crs=self.crs,
+        )
 
-    def _area(self, p: np.ndarray, reached: np.ndarray, c: float, width: float) -> Any:
-        du, dv = reached[self.u], reached[self.v]
-        mask = (du <= c) | (dv <= c)
-        u, v, L = self.u[mask], self.v[mask], self.length[mask]
-        du, dv = du[mask], dv[mask]
-        ax, ay = self.x[u], self.y[u]
-        bx, by = self.x[v], self.y[v]
-        # fraction of the edge reached from each end (1 = whole edge)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fu = np.clip((c - du) / np.where(L > 0, L, 1), 0, 1)
-            fv = np.clip((c - dv) / np.where(L > 0, L, 1), 0, 1)
-        full = fu + fv >= 1
-        seg_a = np.column_stack([ax, ay])
-        seg_b = np.column_stack([bx, by])
-        parts = []
-        if full.any():
-            parts.append(shapely.linestrings(np.stack([seg_a[full], seg_b[full]], axis=1)))
-        pu = ~full & (fu > 0)
-        if pu.any():
-            end = seg_a[pu] + (seg_b[pu] - seg_a[pu]) * fu[pu, None]
-            parts.append(shapely.linestrings(np.stack([seg_a[pu], end], axis=1)))
-        pv = ~full & (fv > 0)
-        if pv.any():
-            end = seg_b[pv] + (seg_a[pv] - seg_b[pv]) * fv[pv, None]
-            parts.append(shapely.linestrings(np.stack([seg_b[pv], end], axis=1)))
-        lines = np.concatenate(parts) if parts else np.empty(0, dtype=object)
-        # the walk from the point to its node
-        n_near = int(np.argmin(reached))
-        spur = shapely.linestrings([[p[0], p[1]], [self.x[n_near], self.y[n_near]]])
-        lines = np.concatenate([lines, [spur]])
-        return shapely.buffer(shapely.union_all(lines), width, quad_segs=4)
 
+def check_covers(net: Any, gdf: gpd.GeoDataFrame, name: str, *, min_share: float = 0.5) -> None:
+    """Raise when ``gdf`` (e.g. communities) lies mostly outside the network's extent.
 
-def _roots(pred: np.ndarray, s: int) -> np.ndarray:
-    """For each node, its ancestor just below the super-source ``s`` in the shortest-path tree."""
-    n = len(pred) - 1
-    me = np.arange(n + 1)
-    par = np.where(pred >= 0, pred, me)
-    par = np.where(par == s, me, par)  # children of s are their own roots
-    par[s] = s
-    anc = par
-    while True:  # pointer doubling: log(depth) rounds
-        nxt = anc[anc]
-        if np.array_equal(nxt, anc):
-            break
-        anc = nxt
-    return anc[:n]
+    A feature counts as inside when its representative point is within the network's bounds
+    grown by ``settings.SNAP_WARN_DISTANCE_M``; fewer than ``min_share`` inside means the road
+    file is of a different place (or a different CRS). Euclidean providers always pass.
+
+    Raises
+    ------
+    InputError
+    """
+    if getattr(net, "kind", "") != "network" or len(gdf) == 0:
+        return
+    g = gdf.geometry
+    if g.crs is not None and net.crs is not None and CRS.from_user_input(g.crs) != net.crs:
+        g = g.to_crs(net.crs)
+    xy = as_xy(g)
+    minx, miny, maxx, maxy = net.bounds
+    m = settings.SNAP_WARN_DISTANCE_M
+    inside = (xy[:, 0] >= minx - m) & (xy[:, 0] <= maxx + m)
+    inside &= (xy[:, 1] >= miny - m) & (xy[:, 1] <= maxy + m)
+    share = float(inside.mean())
+    if share < min_share:
+        raise InputError.one(
+            net.source or "road network", "", "",
+            f"only {inside.sum()} of {len(xy)} features of {name} lie within the road network's "
+            f"extent ({share:.0%}); the roads seem to be of a different place",
+            f"use a road file that covers the area of {name}",
+        )  # fmt: skip

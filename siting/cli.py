@@ -27,29 +27,55 @@ COORDS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
 def _add_inputs(p: argparse.ArgumentParser, *, roads: bool = True) -> None:
     g = p.add_argument_group("inputs (none given: the bundled demo district)")
-    g.add_argument("--communities", metavar="PATH", help="community polygons (GPKG, GeoJSON, "
-                   "SHP, zipped SHP)")
-    g.add_argument("--sites", metavar="PATH", help="site points (GPKG, GeoJSON, SHP, zip, CSV "
-                   "or XLSX with lon/lat)")
+    g.add_argument(
+        "--communities", metavar="PATH", help="community polygons (GPKG, GeoJSON, SHP, zipped SHP)"
+    )
+    g.add_argument(
+        "--sites",
+        metavar="PATH",
+        help="site points (GPKG, GeoJSON, SHP, zip, CSV or XLSX with lon/lat)",
+    )
     if roads:
-        g.add_argument("--roads", metavar="PATH|none", help="walking network: OSM XML "
-                       "(.osm/.osm.gz/.osm.bz2), OSM PBF or GraphML; 'none' for straight-line "
-                       "distances (default: the demo's roads for the demo, straight-line for "
-                       "your own data)")
-    g.add_argument("--coords", choices=COORDS, default="wgs84", help="coordinate system of "
-                   "lon/lat inputs; gcj02 (AMap/Tencent) and bd09 (Baidu) are converted to "
-                   "WGS-84 (default: wgs84)")
+        g.add_argument(
+            "--roads",
+            metavar="PATH|none",
+            help="walking network: OSM XML "
+            "(.osm/.osm.gz/.osm.bz2), OSM PBF or GraphML; 'none' for straight-line "
+            "distances (default: the demo's roads for the demo, straight-line for "
+            "your own data)",
+        )
+    g.add_argument(
+        "--coords",
+        choices=COORDS,
+        default="wgs84",
+        help="coordinate system of "
+        "lon/lat inputs; gcj02 (AMap/Tencent) and bd09 (Baidu) are converted to "
+        "WGS-84 (default: wgs84)",
+    )
     g.add_argument("--crs", metavar="CRS", help="CRS for files that carry none, e.g. EPSG:4549")
 
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--standard", default=settings.DEFAULT_STANDARD, metavar="NAME|PATH",
-                   help="standards profile: default, gb50180, or a TOML file (default: default)")
-    p.add_argument("--demand", choices=("grid", "centroid"), default="grid",
-                   help="demand points: a 100 m grid inside each community (default) or one "
-                   "point per community")
-    p.add_argument("--spacing", type=float, default=settings.DEMAND_GRID_SPACING_M,
-                   metavar="M", help="grid spacing in metres (default: 100)")
+    p.add_argument(
+        "--standard",
+        default=settings.DEFAULT_STANDARD,
+        metavar="NAME|PATH",
+        help="standards profile: default, gb50180, or a TOML file (default: default)",
+    )
+    p.add_argument(
+        "--demand",
+        choices=("grid", "centroid"),
+        default="grid",
+        help="demand points: a 100 m grid inside each community (default) or one "
+        "point per community",
+    )
+    p.add_argument(
+        "--spacing",
+        type=float,
+        default=settings.DEMAND_GRID_SPACING_M,
+        metavar="M",
+        help="grid spacing in metres (default: 100)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(p)
     _add_eval_options(p)
     p.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
-    p.add_argument("--basemap", default="none", choices=("none", "osm"),
-                   help="map background (default: none, works offline)")
+    p.add_argument(
+        "--basemap",
+        default="none",
+        choices=("none", "osm"),
+        help="map background (default: none, works offline)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("map", help="write the district maps into maps/")
@@ -85,10 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenario", help="saved scenarios: list, show, compare, delete")
     p.add_argument("action", choices=("list", "show", "compare", "delete"))
     p.add_argument("names", nargs="*", metavar="NAME")
-    p.add_argument("--store", default=None, metavar="PATH|URL",
-                   help="scenario store: a SQLite file or postgresql://... (default: the user's)")
-    p.add_argument("--version", dest="scenario_version", type=int, default=None,
-                   help="a specific version (show, delete)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH|URL",
+        help="scenario store: a SQLite file or postgresql://... (default: the user's)",
+    )
+    p.add_argument(
+        "--version",
+        dest="scenario_version",
+        type=int,
+        default=None,
+        help="a specific version (show, delete)",
+    )
     p.set_defaults(func=cmd_scenario)
 
     for extra in _EXTRA_COMMANDS:
@@ -108,12 +147,21 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from siting.pipeline import load_inputs, load_network
 
     t0 = time.perf_counter()
-    inputs = load_inputs(args.communities, args.sites, roads=getattr(args, "roads", None),
-                         coords=args.coords, crs=args.crs)
+    inputs = load_inputs(
+        args.communities,
+        args.sites,
+        roads=getattr(args, "roads", None),
+        coords=args.coords,
+        crs=args.crs,
+    )
     network = load_network(inputs.roads, inputs.communities)
-    logger.info("loaded %d communities, %d sites, %s distances in %.1f s",
-                len(inputs.communities), len(inputs.sites), network.kind,
-                time.perf_counter() - t0)
+    logger.info(
+        "loaded %d communities, %d sites, %s distances in %.1f s",
+        len(inputs.communities),
+        len(inputs.sites),
+        network.kind,
+        time.perf_counter() - t0,
+    )
     if network.kind == "euclidean":
         msg = "no road network given: distances are straight-line (--roads PATH for walking)"
         warnings.warn(msg, SitingWarning, stacklevel=1)
@@ -124,14 +172,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from siting.pipeline import evaluate_inputs, write_outputs
 
     inputs, network = _load(args)
-    ev = evaluate_inputs(inputs, network, standard=args.standard, demand=args.demand,
-                         spacing=args.spacing)
+    ev = evaluate_inputs(
+        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+    )
     paths = write_outputs(ev, args.out, network=network, basemap=args.basemap)
     s = ev.summary
-    print(f"communities {len(inputs.communities)}, sites {s['sites_total']}, "
-          f"population {s['population_total']:,.0f}")
-    print(f"coverage {s['coverage_rate']:.1%} ({s['distance_mode']}), "
-          f"compliance {s['compliance_rate']:.1%} ({s['sites_compliant']}/{s['sites_total']})")
+    print(
+        f"communities {len(inputs.communities)}, sites {s['sites_total']}, "
+        f"population {s['population_total']:,.0f}"
+    )
+    print(
+        f"coverage {s['coverage_rate']:.1%} ({s['distance_mode']}), "
+        f"compliance {s['compliance_rate']:.1%} ({s['sites_compliant']}/{s['sites_total']})"
+    )
     print(f"wrote {', '.join(p.name for p in paths.values())} to {Path(args.out)}")
     return 0
 
@@ -141,8 +194,9 @@ def cmd_map(args: argparse.Namespace) -> int:
     from siting.pipeline import evaluate_inputs, service_areas_for_map
 
     inputs, network = _load(args)
-    ev = evaluate_inputs(inputs, network, standard=args.standard, demand=args.demand,
-                         spacing=args.spacing)
+    ev = evaluate_inputs(
+        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     areas = service_areas_for_map(ev, network)
@@ -157,8 +211,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     kw = {} if args.seed is None else {"seed": args.seed}
     paths = make_demo(args.out, **kw)
-    print(f"wrote the synthetic demo district to {args.out}: "
-          + ", ".join(Path(p).name for p in paths.values()))
+    print(
+        f"wrote the synthetic demo district to {args.out}: "
+        + ", ".join(Path(p).name for p in paths.values())
+    )
     return 0
 
 
@@ -168,17 +224,32 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     store = Store.open(args.store) if args.store else Store.open()
     need = {"list": 0, "show": 1, "compare": 2, "delete": 1}[args.action]
     if len(args.names) != need:
-        raise InputError.one("", "", "NAME", f"`siting scenario {args.action}` takes {need} "
-                             f"name(s), got {len(args.names)}",
-                             "run `siting scenario list` to see the saved names")
+        raise InputError.one(
+            "",
+            "",
+            "NAME",
+            f"`siting scenario {args.action}` takes {need} name(s), got {len(args.names)}",
+            "run `siting scenario list` to see the saved names",
+        )
     if args.action == "list":
         table = store.list()
         print(table.to_string(index=False) if len(table) else "no saved scenarios")
     elif args.action == "show":
         sc = store.load(args.names[0], version=args.scenario_version)
-        print(json.dumps({"name": sc.name, "version": sc.version, "description": sc.description,
-                          "parameters": sc.parameters, "summary": sc.summary},
-                         ensure_ascii=False, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "name": sc.name,
+                    "version": sc.version,
+                    "description": sc.description,
+                    "parameters": sc.parameters,
+                    "summary": sc.summary,
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
     elif args.action == "compare":
         print(store.compare(args.names[0], args.names[1]).to_string(index=False))
     else:

@@ -60,7 +60,10 @@ def demo_paths() -> dict[str, Path]:
     }
     if not paths["communities"].exists():
         raise InputError.one(
-            str(d), "", "", "the bundled demo district is missing",
+            str(d),
+            "",
+            "",
+            "the bundled demo district is missing",
             "install siting from its source folder (pip install -e .) or run `siting demo --out DIR`",
         )
     return paths
@@ -99,7 +102,10 @@ def load_inputs(
     elif communities is None or sites is None:
         missing = "--communities" if communities is None else "--sites"
         raise InputError.one(
-            "", "", missing, "only one of --communities and --sites was given",
+            "",
+            "",
+            missing,
+            "only one of --communities and --sites was given",
             "give both files, or neither to use the bundled demo district",
         )
     comm = io.load_communities(communities, coords=coords, crs=crs)
@@ -132,8 +138,10 @@ def evaluate_inputs(
     from siting.evaluate import evaluate
     from siting.standards import load_standard
 
-    std = standard if standard is not None and not isinstance(standard, str) else load_standard(
-        standard or settings.DEFAULT_STANDARD
+    std = (
+        standard
+        if standard is not None and not isinstance(standard, str)
+        else load_standard(standard or settings.DEFAULT_STANDARD)
     )
     return evaluate(
         inputs.communities, inputs.sites, network, standard=std, demand=demand, spacing=spacing

@@ -1,0 +1,157 @@
+"""Greedy-plus-interchange heuristics that give HiGHS its first incumbent.
+
+Nothing here is ever reported as optimal by itself: :mod:`siting.locate` hands these answers to
+HiGHS as a starting solution and reports what HiGHS proves.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["lscp_greedy", "mclp_greedy_swap", "pcenter_greedy", "pmedian_greedy_swap"]
+
+
+def mclp_greedy_swap(
+    a: sp.csc_array, w: np.ndarray, p: int, *, max_rounds: int = 200, deadline: float = np.inf
+) -> np.ndarray:
+    """Greedy MCLP then best-improvement single swaps; returns selected column indices.
+
+    ``a`` is the (rows x candidates) 0/1 coverage matrix, ``w`` the row weights.
+    """
+    n, m = a.shape
+    at = sp.csr_array(a.T)
+    covered = np.zeros(n, dtype=bool)
+    sel: list[int] = []
+    for _ in range(min(p, m)):
+        gain = at @ np.where(covered, 0.0, w)
+        gain[sel] = -1.0
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        sel.append(j)
+        covered[a.indices[a.indptr[j] : a.indptr[j + 1]]] = True
+    s = np.array(sel, dtype=np.int64)
+    if len(s) == 0 or len(s) == m:
+        return s
+    for _ in range(max_rounds):
+        if time.perf_counter() > deadline:
+            break
+        sub = a[:, s]
+        cnt = np.asarray(sub.sum(axis=1)).ravel()
+        once = np.where(cnt == 1, w, 0.0)
+        loss = sub.T @ once
+        base = at @ np.where(cnt == 0, w, 0.0)
+        extra = (at @ sp.csc_array(sub.multiply(once[:, None]))).toarray()
+        delta = base[:, None] + extra - loss[None, :]
+        delta[s, :] = -np.inf
+        k, jpos = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if delta[k, jpos] <= 1e-9 * max(float(w.sum()), 1.0):
+            break
+        s[jpos] = k
+    return np.sort(s)
+
+
+def lscp_greedy(a: sp.csc_array) -> np.ndarray:
+    """Greedy set cover (most uncovered rows first), then redundant sites dropped.
+
+    Every row of ``a`` must be coverable.
+    """
+    n = a.shape[0]
+    at = sp.csr_array(a.T)
+    uncovered = np.ones(n, dtype=bool)
+    sel: list[int] = []
+    while uncovered.any():
+        gain = at @ uncovered.astype(np.float64)
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            raise ValueError("lscp_greedy needs every row coverable")
+        sel.append(j)
+        uncovered[a.indices[a.indptr[j] : a.indptr[j + 1]]] = False
+    s = np.array(sel, dtype=np.int64)
+    # Drop sites whose rows are all covered twice, smallest first.
+    cnt = np.asarray(a[:, s].sum(axis=1)).ravel()
+    keep = np.ones(len(s), dtype=bool)
+    for pos in np.argsort(np.diff(a.indptr)[s], kind="stable"):
+        rows = a.indices[a.indptr[s[pos]] : a.indptr[s[pos] + 1]]
+        if np.all(cnt[rows] >= 2):
+            keep[pos] = False
+            cnt[rows] -= 1
+    return np.sort(s[keep])
+
+
+def pmedian_greedy_swap(
+    d: np.ndarray,
+    w: np.ndarray,
+    p: int,
+    fixed: np.ndarray,
+    *,
+    max_rounds: int = 100,
+    deadline: float = np.inf,
+) -> np.ndarray:
+    """Greedy p-median then best-improvement interchange (Teitz-Bart); fixed sites stay.
+
+    ``d`` is dense (rows x candidates) with ``np.inf`` for "not allowed"; returns all selected
+    columns (fixed included).
+    """
+    n, m = d.shape
+    finite = np.isfinite(d)
+    big = (float(d[finite].max()) if finite.any() else 1.0) * 4.0 + 1.0
+    dm = np.where(finite, d, big)
+    cur = dm[:, fixed].min(axis=1) if len(fixed) else np.full(n, big * 2.0)
+    is_sel = np.zeros(m, dtype=bool)
+    is_sel[fixed] = True
+    for _ in range(p):
+        cost = w @ np.minimum(cur[:, None], dm)
+        cost[is_sel] = np.inf
+        j = int(np.argmin(cost))
+        is_sel[j] = True
+        cur = np.minimum(cur, dm[:, j])
+    free = np.flatnonzero(is_sel & ~np.isin(np.arange(m), fixed))
+    sel = np.flatnonzero(is_sel)
+    if len(free) == 0 or len(sel) == m:
+        return sel
+    total = float(w @ cur)
+    for _ in range(max_rounds):
+        if time.perf_counter() > deadline:
+            break
+        sub = dm[:, sel]
+        order = np.argsort(sub, axis=1)
+        best = sub[np.arange(n), order[:, 0]]
+        second = sub[np.arange(n), order[:, 1]] if len(sel) > 1 else np.full(n, big * 2.0)
+        best_delta, move = 0.0, None
+        for pos in np.flatnonzero(~np.isin(sel, fixed)):
+            c_ex = np.where(order[:, 0] == pos, second, best)
+            cost = w @ np.minimum(c_ex[:, None], dm)
+            cost[sel] = np.inf
+            k = int(np.argmin(cost))
+            delta = cost[k] - total
+            if delta < best_delta - 1e-9 * max(abs(total), 1.0):
+                best_delta, move = delta, (pos, k)
+        if move is None:
+            break
+        sel[move[0]] = move[1]
+        sel = np.sort(sel)
+        total = float(w @ dm[:, sel].min(axis=1))
+    return np.sort(sel)
+
+
+def pcenter_greedy(d: np.ndarray, p: int, fixed: np.ndarray) -> np.ndarray:
+    """Greedy p-center (add the site that lowers the largest distance most); fixed sites stay."""
+    n, m = d.shape
+    finite = np.isfinite(d)
+    big = (float(d[finite].max()) if finite.any() else 1.0) * 4.0 + 1.0
+    dm = np.where(finite, d, big)
+    cur = dm[:, fixed].min(axis=1) if len(fixed) else np.full(n, big * 2.0)
+    is_sel = np.zeros(m, dtype=bool)
+    is_sel[fixed] = True
+    for _ in range(p):
+        new = np.minimum(cur[:, None], dm)
+        score = new.max(axis=0) * (n + 1.0) + new.sum(axis=0) / max(float(dm.max()), 1.0)
+        score[is_sel] = np.inf
+        j = int(np.argmin(score))
+        is_sel[j] = True
+        cur = new[:, j]
+    return np.flatnonzero(is_sel)

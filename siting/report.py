@@ -1,0 +1,428 @@
+"""XLSX workbooks with Chinese headers: the evaluation report and a generic table writer.
+
+Every sheet has two header rows, Chinese labels on top and the canonical column names below (the
+names used in the CSV outputs and the docs), frozen, with an autofilter; percentages, areas and
+populations carry number formats; non-compliant rows are highlighted. Codes such as levels,
+community kinds and coverage status are written as Chinese labels, booleans as 是/否. Geometry
+columns are left out. Files are written atomically: a failed write leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from siting.schema import COLUMN_LABELS_ZH, KIND_LABELS_ZH, LEVEL_LABELS_ZH
+
+__all__ = [
+    "RESULT_LABELS_ZH",
+    "SHEETS",
+    "atomic_path",
+    "write_evaluation_xlsx",
+    "write_table_xlsx",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Chinese headers of result columns (on top of :data:`siting.schema.COLUMN_LABELS_ZH`).
+RESULT_LABELS_ZH: dict[str, str] = {
+    # sites
+    "ground_floor_share": "一层面积占比",
+    "compliant": "是否达标",
+    "reasons": "不达标原因",
+    "shortfall_m2": "面积缺口(m²)",
+    "population_served": "服务人口",
+    "households_served": "服务户数",
+    "party_members_served": "服务党员数",
+    "population_in_radius": "服务半径内人口",
+    "radius_m": "服务半径(m)",
+    "max_population": "服务人口上限",
+    "overloaded": "是否超负荷",
+    "m2_per_100_households": "每百户面积(m²)",
+    "required_funding_yuan": "应保障经费(元/年)",
+    # communities
+    "nearest_site_id": "最近站点编号",
+    "nearest_site_distance_m": "最近站点距离(m)",
+    "nearest_station_id": "最近站编号(站及以上)",
+    "nearest_station_distance_m": "最近站距离(m)",
+    "covered_share": "覆盖率(站及以上)",
+    "covered_share_any": "覆盖率(任一站点)",
+    "has_compliant_station": "有达标站",
+    "coverage_status": "覆盖状态",
+    "placement_rule": "布局规则",
+    "missing": "缺什么",
+    # streets
+    "population_covered": "覆盖人口",
+    "coverage_rate": "覆盖率",
+    "coverage_rate_any": "覆盖率(任一站点)",
+    "sites_total": "站点数",
+    "sites_compliant": "达标站点数",
+    "compliance_rate": "达标率",
+    "stations": "站数(站及以上)",
+    "stations_compliant": "达标站数",
+    "population_per_site_mean": "平均每站点服务人口",
+    "population_per_site_max": "最大每站点服务人口",
+    "sites_overloaded": "超负荷站点数",
+    "floor_area_per_100_households": "每百户面积(m²)",
+    # gaps
+    "hex_id": "六边形编号",
+    "population_uncovered": "未覆盖人口",
+    "communities": "涉及社区编号",
+    "community_names": "涉及社区",
+    "rank": "排名",
+    # trajectory
+    "year": "年度",
+    "target_rate": "目标达标率",
+    "met": "是否达到目标",
+    # summary
+    "population_total": "总人口",
+    "distance_mode": "距离计算方式",
+    "standard": "标准",
+    "demand_method": "需求点方法",
+    "targets": "三年目标达标率",
+    "metric": "指标",
+    "value": "数值",
+    "key": "字段",
+    # proposals / plans
+    "candidate_id": "候选点编号",
+    "population_added": "新增覆盖人口",
+    "source": "来源",
+    "cost_yuan": "费用(元)",
+}
+
+#: Sheet name -> attribute of the evaluation, in workbook order.
+SHEETS: dict[str, str] = {
+    "汇总": "summary",
+    "站点": "sites",
+    "社区": "communities",
+    "街镇": "streets",
+    "缺口": "gaps",
+    "三年目标": "trajectory",
+}
+
+_VALUE_LABELS: dict[str, Mapping[str, str]] = {
+    "level": LEVEL_LABELS_ZH,
+    "kind": KIND_LABELS_ZH,
+    "status": {"existing": "现状", "planned": "规划"},
+    "coverage_status": {"covered": "已覆盖", "partly": "部分覆盖", "gap": "缺口"},
+    "distance_mode": {"network": "步行路网 network", "euclidean": "直线 euclidean"},
+}
+
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_BAD_FILL = PatternFill("solid", fgColor="FFC7CE")
+_BAD_FONT = Font(color="9C0006")
+_HEADER_FONT = Font(bold=True)
+_KEY_FONT = Font(italic=True, color="666666", size=9)
+_MAX_WIDTH = 60
+_PCT = "0.0%"
+_INT = "#,##0"
+_DEC = "#,##0.0"
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` (``os.replace``),
+    on any error it is removed, so ``path`` is never left half written.
+
+    Examples
+    --------
+    >>> with atomic_path("out.txt") as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("done")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _label(col: str, labels: Mapping[str, str] | None) -> str:
+    if labels and col in labels:
+        return labels[col]
+    return RESULT_LABELS_ZH.get(col) or COLUMN_LABELS_ZH.get(col) or col
+
+
+def _number_format(col: str, dtype: Any) -> str | None:
+    """Excel number format chosen from the column name (rates as %, counts and areas 1,234)."""
+    if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+        return None
+    if col.endswith(("_rate", "_share")) or col in ("covered_share", "covered_share_any"):
+        return _PCT
+    if col in ("m2_per_100_households", "floor_area_per_100_households"):
+        return _DEC
+    if col in ("year", "rank", "upgrade_year"):
+        return "0"
+    return _INT
+
+
+def _cell(value: Any) -> Any:
+    """A value openpyxl can write: NaN/inf/NA -> empty, numpy scalars -> Python, bool -> 是/否."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "是" if value else "否"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple, dict, set)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop geometry, translate codes to Chinese labels, keep column order."""
+    df = pd.DataFrame(frame).copy()
+    geo = [c for c in df.columns if c == "geometry" or str(df[c].dtype) == "geometry"]
+    df = df.drop(columns=geo)
+    for col, mapping in _VALUE_LABELS.items():
+        if col in df.columns and not pd.api.types.is_numeric_dtype(df[col].dtype):
+            df[col] = df[col].map(lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v)
+    return df
+
+
+def _write_sheet(
+    ws: Worksheet,
+    frame: pd.DataFrame,
+    *,
+    labels: Mapping[str, str] | None = None,
+    highlight: str | None = None,
+) -> None:
+    """Write ``frame`` with a Chinese header row, the canonical names below, formats, filter."""
+    raw = pd.DataFrame(frame).reset_index(drop=True)
+    df = _prepare(raw)
+    cols = [str(c) for c in df.columns]
+    ws.append([_label(c, labels) for c in cols])
+    ws.append(cols)
+    for row in df.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
+    n = len(df)
+    for j, col in enumerate(cols, start=1):
+        head, key = ws.cell(1, j), ws.cell(2, j)
+        head.font, head.fill = _HEADER_FONT, _HEADER_FILL
+        head.alignment = Alignment(wrap_text=True, vertical="center")
+        key.font = _KEY_FONT
+        fmt = _number_format(col, df[col].dtype)
+        if fmt and n:
+            for (cell,) in ws.iter_rows(min_row=3, max_row=n + 2, min_col=j, max_col=j):
+                cell.number_format = fmt
+        sample = df[col].head(500).map(lambda v: "" if _cell(v) is None else str(_cell(v)))
+        widest = max(
+            [_display_width(_label(col, labels)), len(col), *(_display_width(s) for s in sample)]
+            or [8]
+        )
+        if fmt == _PCT:
+            widest = max(widest, 7)
+        elif fmt in (_INT, _DEC):
+            widest = int(widest * 1.3) + 1
+        ws.column_dimensions[get_column_letter(j)].width = min(_MAX_WIDTH, max(8, widest + 2))
+    if highlight and highlight in raw.columns and n:
+        bad = (raw[highlight] == False).to_numpy(dtype=bool)  # noqa: E712 (NaN is not bad)
+        for i in np.flatnonzero(bad).tolist():
+            for cell in ws[i + 3]:
+                cell.fill, cell.font = _BAD_FILL, _BAD_FONT
+    ws.freeze_panes = "A3"
+    if cols:
+        ws.auto_filter.ref = f"A2:{get_column_letter(len(cols))}{n + 2}"
+
+
+_SUMMARY_ORDER = (
+    "population_total",
+    "population_covered",
+    "coverage_rate",
+    "coverage_rate_any",
+    "sites_total",
+    "sites_compliant",
+    "compliance_rate",
+    "distance_mode",
+    "standard",
+    "demand_method",
+    "targets",
+)
+
+
+def _summary_frames(summary: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The scalar figures as (指标, 数值, 字段) rows, and the nested per-level/street tables."""
+    keys = [k for k in _SUMMARY_ORDER if k in summary]
+    keys += [k for k in summary if k not in keys and not isinstance(summary[k], Mapping)]
+    values: list[Any] = []
+    for k in keys:
+        v = summary[k]
+        if k == "targets" and isinstance(v, (list, tuple)):
+            v = " / ".join(f"{t:.0%}" if isinstance(t, (int, float)) else str(t) for t in v)
+        elif k == "distance_mode":
+            v = _VALUE_LABELS["distance_mode"].get(v, v)
+        values.append(v)
+    scalars = pd.DataFrame(
+        {
+            "metric": [_label(k, None) for k in keys],
+            "value": pd.Series(values, dtype=object),
+            "key": keys,
+        }
+    )
+    nested = {}
+    for k, v in summary.items():
+        if isinstance(v, Mapping) and v and all(isinstance(x, Mapping) for x in v.values()):
+            table = pd.DataFrame.from_dict(dict(v), orient="index")
+            name = "level" if k == "by_level" else "street" if k == "by_street" else k
+            table.index.name = name
+            nested[k] = table.reset_index()
+    return scalars, nested
+
+
+def _write_summary(ws: Worksheet, summary: Mapping[str, Any]) -> None:
+    scalars, nested = _summary_frames(summary)
+    _write_sheet(ws, scalars)
+    pct_keys = {k for k in scalars["key"] if _number_format(k, float) == _PCT}
+    for i, key in enumerate(scalars["key"], start=3):
+        cell = ws.cell(i, 2)
+        if isinstance(cell.value, (int, float)):
+            cell.number_format = _PCT if key in pct_keys else _INT
+        cell.alignment = Alignment(horizontal="right")
+    ws.column_dimensions["B"].width = 22
+    row = len(scalars) + 4
+    for name, table in nested.items():
+        title = {"by_level": "按层级 by level", "by_street": "按街镇 by street"}.get(name, name)
+        ws.cell(row, 1, title).font = _HEADER_FONT
+        row += 1
+        df = _prepare(table)
+        cols = [str(c) for c in df.columns]
+        for j, col in enumerate(cols, start=1):
+            ws.cell(row, j, _label(col, None)).font = _HEADER_FONT
+            ws.cell(row, j).fill = _HEADER_FILL
+            ws.cell(row + 1, j, col).font = _KEY_FONT
+        for r, values in enumerate(df.itertuples(index=False, name=None), start=row + 2):
+            for j, (col, v) in enumerate(zip(cols, values, strict=True), start=1):
+                cell = ws.cell(r, j, _cell(v))
+                fmt = _number_format(col, df[col].dtype)
+                if fmt:
+                    cell.number_format = fmt
+        row += len(df) + 3
+    note = ws.cell(
+        row,
+        1,
+        "Row 1: Chinese headers; row 2: the column names of the CSV outputs. "
+        "Red rows: sites not up to standard / targets not met.",
+    )
+    note.font = _KEY_FONT
+
+
+def _save(wb: Workbook, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return path
+
+
+def write_evaluation_xlsx(evaluation: Any, path: str | Path) -> Path:
+    """Write the evaluation workbook: 汇总, 站点, 社区, 街镇, 缺口, 三年目标.
+
+    Parameters
+    ----------
+    evaluation
+        An ``Evaluation`` (or an object/mapping with ``summary``, ``sites``, ``communities``,
+        ``streets``, ``gaps``, ``trajectory``); missing parts are skipped.
+    path
+        Output ``.xlsx`` file, replaced atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> write_evaluation_xlsx(ev, "report.xlsx")  # doctest: +SKIP
+    """
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet, attr in SHEETS.items():
+        if isinstance(evaluation, Mapping):
+            part = evaluation.get(attr)
+        else:
+            part = getattr(evaluation, attr, None)
+        if part is None:
+            continue
+        ws = wb.create_sheet(sheet)
+        if attr == "summary":
+            _write_summary(ws, part)
+        else:
+            highlight = {"sites": "compliant", "trajectory": "met"}.get(attr)
+            _write_sheet(ws, part, highlight=highlight)
+    if not wb.sheetnames:
+        wb.create_sheet("汇总")
+    out = _save(wb, path)
+    logger.info("wrote workbook %s (%d sheets)", out, len(wb.sheetnames))
+    return out
+
+
+_BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def write_table_xlsx(
+    frames: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    labels: Mapping[str, str] | None = None,
+    highlight: Mapping[str, str] | None = None,
+) -> Path:
+    """Write several tables (plans, proposals, ...) as sheets with the report's formatting.
+
+    Parameters
+    ----------
+    frames
+        Sheet name -> table (geometry columns are dropped; names cut to Excel's 31 characters).
+    path
+        Output ``.xlsx`` file, replaced atomically.
+    labels
+        Extra column -> Chinese header labels (override the built-in ones).
+    highlight
+        Sheet name -> boolean column whose ``False`` rows are highlighted.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for name, frame in frames.items():
+        title = str(name).translate(_BAD_SHEET_CHARS)[:31] or "Sheet"
+        base, k = title, 1
+        while title in used:
+            k += 1
+            title = f"{base[:28]}_{k}"
+        used.add(title)
+        _write_sheet(
+            wb.create_sheet(title), frame, labels=labels, highlight=(highlight or {}).get(name)
+        )
+    if not wb.sheetnames:
+        wb.create_sheet("Sheet")
+    return _save(wb, path)

@@ -43,6 +43,7 @@ __all__ = [
     "repair_polygons",
     "resolve_columns",
     "warn_overlaps",
+    "warn_repaired",
 ]
 
 #: Rows named per rule and column before the rest are summarised as a count.
@@ -332,7 +333,7 @@ def check_not_larger(
     large_field: str,
 ) -> None:
     """Flag rows where ``small`` exceeds ``large`` (e.g. ground floor > total floor area)."""
-    mask = np.isfinite(small) & np.isfinite(large) & (small > large)
+    mask = np.isfinite(small) & np.isfinite(large) & (large >= 0) & (small > large)
     _report(
         problems,
         rows,
@@ -542,18 +543,25 @@ def check_lonlat(
 
 
 def repair_polygons(
-    file: str, rows: Rows, values: npt.NDArray[np.object_]
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
-    """Repair invalid polygons with ``make_valid`` keeping only the polygonal parts.
+    values: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Repair invalid polygons with ``make_valid``, keeping only the polygonal parts.
 
-    Returns the repaired geometries and a mask of rows that collapsed to nothing (for the
-    caller to report as errors). Emits one :class:`SitingWarning` naming the repaired rows.
+    Returns
+    -------
+    values
+        The geometries, invalid ones repaired (a copy).
+    repaired
+        Rows that were invalid and are now valid polygons (report with :func:`warn_repaired`).
+    collapsed
+        Rows that were invalid and have no area left (the caller reports them as errors).
     """
-    values = values.copy()
+    values = np.array(values, dtype=object)
     invalid = ~shapely.is_valid(values) & ~shapely.is_missing(values)
+    repaired = np.zeros(len(values), dtype=bool)
     collapsed = np.zeros(len(values), dtype=bool)
     if not invalid.any():
-        return values, collapsed
+        return values, repaired, collapsed
     fixed = shapely.make_valid(values[invalid], method="structure", keep_collapsed=False)
     # make_valid of a polygon with method="structure" is polygonal; guard anyway
     polygonal = np.isin(shapely.get_type_id(fixed), [3, 6])
@@ -562,20 +570,26 @@ def repair_polygons(
     values[invalid] = fixed
     positions = np.flatnonzero(invalid)
     collapsed[positions[bad]] = True
-    repaired = positions[~bad]
-    if len(repaired):
-        named = ", ".join(rows.where(int(i)) for i in repaired[:MAX_ROWS_PER_RULE])
-        more = (
-            f" and {len(repaired) - MAX_ROWS_PER_RULE} more"
-            if len(repaired) > MAX_ROWS_PER_RULE
-            else ""
-        )
-        warn(
-            f"{file}: repaired {len(repaired)} invalid (e.g. self-intersecting) polygon(s) with "
-            f"make_valid, keeping the polygonal parts: {named}{more}",
-            stacklevel=3,
-        )
-    return values, collapsed
+    repaired[positions[~bad]] = True
+    return values, repaired, collapsed
+
+
+def warn_repaired(file: str, rows: Rows, repaired: npt.NDArray[np.bool_]) -> None:
+    """One :class:`SitingWarning` naming the polygons repaired by :func:`repair_polygons`."""
+    positions = np.flatnonzero(repaired)
+    if not len(positions):
+        return
+    named = ", ".join(rows.where(int(i)) for i in positions[:MAX_ROWS_PER_RULE])
+    more = (
+        f" and {len(positions) - MAX_ROWS_PER_RULE} more"
+        if len(positions) > MAX_ROWS_PER_RULE
+        else ""
+    )
+    warn(
+        f"{file}: repaired {len(positions)} invalid (e.g. self-intersecting) polygon(s) with "
+        f"make_valid, keeping the polygonal parts: {named}{more}",
+        stacklevel=3,
+    )
 
 
 def warn_overlaps(

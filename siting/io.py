@@ -51,6 +51,7 @@ from siting._validate import (
     repair_polygons,
     resolve_columns,
     warn_overlaps,
+    warn_repaired,
 )
 
 __all__ = ["load_candidates", "load_communities", "load_estate", "load_sites", "read_table"]
@@ -172,7 +173,12 @@ def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
         return _read_csv(path, label=label)
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, label=label, sheet=layer)
-    fix = "save it as .xlsx and try again" if suffix == ".xls" else f"use one of: {_SUPPORTED}"
+    if suffix == ".xls":
+        fix = "save it as .xlsx and try again"
+    elif suffix in (".dbf", ".shx", ".prj", ".cpg"):
+        fix = "give the .shp file (with its .dbf, .shx, .prj and .cpg next to it) or a .zip of them"
+    else:
+        fix = f"use one of: {_SUPPORTED}"
     raise InputError.one(label, "", "", f"file type {suffix or '(none)'!r} is not supported", fix)
 
 
@@ -420,6 +426,17 @@ def _bounds(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     return np.asarray(shapely.bounds(values), dtype=np.float64).reshape(-1, 4)
 
 
+def _gk_hint(total: npt.NDArray[np.float64]) -> str:
+    """A likely CGCS2000 Gauss-Kruger CRS for projected numbers without a CRS."""
+    zone = int(total[0] // 1e6)
+    if 25 <= zone <= 45 and int(total[2] // 1e6) == zone:  # 3-degree zone number in front of x
+        return f"x starts with zone {zone}, so probably EPSG:{4513 + zone - 25}, CGCS2000 3-degree GK zone {zone}"
+    return (
+        "e.g. EPSG:4549 for CGCS2000 3-degree Gauss-Kruger CM 120E; EPSG:4534-4554 cover "
+        "CM 75E-135E"
+    )
+
+
 def _decide_crs(
     table: _Table,
     gdf: gpd.GeoDataFrame,
@@ -444,30 +461,26 @@ def _decide_crs(
         warn(f"{table.label}: the file says its CRS is {own.name}; using {crs.name} as you asked")
     chosen = crs or own
     if chosen is None:
-        swapped = total[[1, 0, 3, 2]]
-        if looks_lonlat(total):
-            named = (
-                table.lon is not None
-                and norm(table.lon) not in ("x", "long")
-                and norm(table.lat) != "y"
-            )
-            if not named:
+        b = bounds[good]
+        in_range = (b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (b[:, 3] <= 90)
+        swapped = (b[:, 0] >= -90) & (b[:, 2] <= 90) & (b[:, 1] >= -180) & (b[:, 3] <= 180)
+        # Columns called lon/lat (经度/纬度) say what they hold; x/y columns and GIS files do not.
+        named = table.lon is not None and norm(table.lon) != "x" and norm(table.lat) != "y"
+        if named or (in_range | swapped).mean() >= 0.5:
+            if not named and in_range.all():
                 warn(
-                    f"{table.label}: no CRS given; the coordinates look like lon/lat, so {geographic} "
-                    "is assumed (give --crs if not)"
+                    f"{table.label}: no CRS given; the coordinates look like lon/lat, so "
+                    f"{geographic} is assumed (give --crs if not)"
                 )
             chosen = pyproj.CRS.from_user_input(geographic)
-        elif looks_lonlat(swapped) or total[3] > 90 >= total[2] >= -90:
-            check_lonlat(problems, table.rows, np.where(good[:, None], bounds, np.nan))
-            return None
         else:
             problems.add(
                 "",
                 "geometry",
                 f"no CRS, and the coordinates (x {total[0]:.6g} to {total[2]:.6g}, y "
                 f"{total[1]:.6g} to {total[3]:.6g}) are not lon/lat degrees",
-                "give the CRS with --crs (e.g. EPSG:4547 for CGCS2000 3-degree Gauss-Kruger "
-                "zone 39); for a shapefile, keep its .prj file next to it",
+                f"give the CRS with --crs ({_gk_hint(total)}); for a shapefile, keep its .prj "
+                "file next to it",
             )
             return None
     if chosen.is_geographic:
@@ -671,7 +684,7 @@ def load_communities(
         if "kind" in raw
         else np.full(n, schema.RESIDENTIAL, dtype=object)
     )
-    values, collapsed = repair_polygons(problems.file, rows, np.asarray(gdf.geometry.values))
+    values, repaired, collapsed = repair_polygons(np.asarray(gdf.geometry.values))
     for i in np.flatnonzero(collapsed):
         problems.add(
             rows.where(int(i)),
@@ -680,6 +693,7 @@ def load_communities(
             "redraw the boundary",
         )
     problems.raise_if_any()
+    warn_repaired(problems.file, rows, repaired)
     gdf = gdf.set_geometry(gpd.GeoSeries(values, crs=gdf.crs))
     data = {
         "id": rows.ids,
@@ -960,7 +974,7 @@ def load_estate(
         key: _opt_number(problems, rows, raw, key, n, required=False, maximum=5e6, example="3000")
         for key in ("population", "households")
     }
-    values, collapsed = repair_polygons(problems.file, rows, np.asarray(gdf.geometry.values))
+    values, repaired, collapsed = repair_polygons(np.asarray(gdf.geometry.values))
     if collapsed.any():
         problems.add(
             rows.where(0),
@@ -969,6 +983,7 @@ def load_estate(
             "redraw the boundary",
         )
     problems.raise_if_any()
+    warn_repaired(problems.file, rows, repaired)
     gdf = gdf.set_geometry(gpd.GeoSeries(values, crs=gdf.crs))
     ids = rows.ids if rows.ids is not None else np.array(["estate"], dtype=object)
     data = {"id": ids, "name": _text(raw, "name", n), **numbers}

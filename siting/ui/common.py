@@ -1,0 +1,665 @@
+"""What every page shares: the sidebar, the session's settings, cached loading and evaluation,
+the problem table, maps and exports.
+
+Session state (one browser session each, never shared):
+``cfg``  dict of the user's choices (files, coordinate system, standard, overrides, basemap);
+``files`` the session's private :class:`~siting.ui.uploads.SessionFiles` folder.
+Caches are keyed by file content (SHA-256) and parameters; cached values carry no session data
+beyond what the same file content gives anyone who has it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from siting import pipeline, settings
+from siting._errors import InputError, Problem
+from siting.ui.i18n import LANGS, t
+from siting.ui.uploads import SessionFiles
+
+__all__ = [
+    "Context",
+    "cfg",
+    "context",
+    "context_or_stop",
+    "exports",
+    "language_switch",
+    "problem_table",
+    "show_map",
+    "sidebar",
+    "widget",
+]
+
+logger = logging.getLogger(__name__)
+
+# warnings.catch_warnings changes process-wide state: one session at a time records warnings,
+# so a warning from one user's file never lands in another user's list.
+_WARN_LOCK = threading.Lock()
+
+BASEMAPS = ("none", "osm", "tianditu", "amap")
+COORDS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+COORD_LABELS = {"wgs84": "WGS-84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
+
+
+def _default_cfg() -> dict[str, Any]:
+    return {
+        "files": {},  # role -> {"name", "path", "sha256"}
+        "coords": "wgs84",
+        "crs": "",
+        "standard": settings.DEFAULT_STANDARD,
+        "overrides": {},
+        "demand": "grid",
+        "basemap": "none",
+        "tianditu_key": "",
+    }
+
+
+def cfg() -> dict[str, Any]:
+    """The session's settings (created on first use)."""
+    if "cfg" not in st.session_state:
+        st.session_state["cfg"] = _default_cfg()
+    return st.session_state["cfg"]
+
+
+def session_files() -> SessionFiles:
+    """The session's private upload folder."""
+    if "files" not in st.session_state:
+        st.session_state["files"] = SessionFiles()
+    return st.session_state["files"]
+
+
+def widget(fn: Callable[..., Any], label: str, name: str, **kwargs: Any) -> Any:
+    """A widget whose value lives in ``cfg()[name]`` and so survives page switches.
+
+    Streamlit forgets a widget's state when a page without it runs; the value is kept in
+    ``cfg`` and seeded back into the widget key (``w_<name>``) when the page shows again.
+    """
+    c = cfg()
+    key = f"w_{name}"
+    if key not in st.session_state and name in c:
+        st.session_state[key] = c[name]
+    value = fn(label, key=key, **kwargs)
+    c[name] = value
+    return value
+
+
+# ----------------------------------------------------------------------------- sidebar
+def language_switch() -> str:
+    """The 中文/English switch (kept in ``st.session_state["lang"]``); returns the language."""
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = "zh"
+    return st.sidebar.radio(
+        "语言 / Language", list(LANGS), key="lang", format_func=LANGS.get, horizontal=True
+    )
+
+
+def sidebar() -> None:
+    """The shared sidebar below the page list: data in use and the basemap."""
+    c = cfg()
+    with st.sidebar:
+        st.caption(t("using_upload") if _uploaded() else t("using_demo"))
+        widget(
+            st.selectbox,
+            t("basemap"),
+            "basemap",
+            options=list(BASEMAPS),
+            format_func=lambda b: t(f"basemap_{b}"),
+        )
+        if c["basemap"] == "tianditu":
+            widget(
+                st.text_input,
+                t("tianditu_key"),
+                "tianditu_key",
+                type="password",
+                help=t("tianditu_key_help"),
+            )
+
+
+def _uploaded() -> bool:
+    f = cfg()["files"]
+    return "communities" in f and "sites" in f
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Everything a result page needs, for the session's current inputs and settings."""
+
+    inputs: Any
+    network: Any
+    evaluation: Any
+    standard: Any
+    key: str
+    warnings: tuple[str, ...]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _demo_digest(path: str, mtime: float) -> str:
+    return _file_digest(Path(path))
+
+
+def _recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
+    """Run ``fn`` recording SitingWarnings (one session at a time)."""
+    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn()
+    msgs = tuple(dict.fromkeys(str(w.message) for w in caught if _is_siting_warning(w)))
+    return value, msgs
+
+
+def _is_siting_warning(w: warnings.WarningMessage) -> bool:
+    from siting._errors import SitingWarning
+
+    return issubclass(w.category, SitingWarning)
+
+
+def _relabel(err: InputError, names: dict[str, str]) -> InputError:
+    """The error with stored paths replaced by the names the user uploaded."""
+
+    def fix(s: str) -> str:
+        for path, name in names.items():
+            s = s.replace(path, name)
+        return s
+
+    return InputError(
+        [Problem(fix(p.file), p.where, p.field, fix(p.what), fix(p.fix)) for p in err.problems]
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _load_inputs(
+    key: str,
+    _communities: str | None,
+    _sites: str | None,
+    _roads: str | None,
+    coords: str,
+    crs: str,
+) -> tuple[Any, tuple[str, ...]]:
+    return _recording(
+        lambda: pipeline.load_inputs(
+            _communities, _sites, roads=_roads, coords=coords, crs=crs or None
+        )
+    )
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_network(key: str, _inputs: Any) -> tuple[Any, tuple[str, ...]]:
+    return _recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _evaluate(
+    key: str, _inputs: Any, _network: Any, _standard: Any, demand: str
+) -> tuple[Any, tuple[str, ...]]:
+    return _recording(
+        lambda: pipeline.evaluate_inputs(_inputs, _network, standard=_standard, demand=demand)
+    )
+
+
+def standard_with_overrides(extra: dict[str, Any] | None = None) -> Any:
+    """The chosen standards profile with the session's threshold overrides (and ``extra``)."""
+    from siting.standards import load_standard
+
+    c = cfg()
+    std = load_standard(c["standard"])
+    over = {**c["overrides"], **(extra or {})}
+    return std.with_overrides(**over) if over else std
+
+
+def _inputs_key() -> tuple[str, dict[str, str | None]]:
+    c = cfg()
+    files = c["files"]
+    if _uploaded():
+        paths = {
+            r: files[r]["path"] if r in files else None for r in ("communities", "sites", "roads")
+        }
+        parts = [
+            files[r]["sha256"] if r in files else "none" for r in ("communities", "sites", "roads")
+        ]
+        coords, crs = c["coords"], c["crs"]
+    else:
+        demo = pipeline.demo_paths()
+        paths = {"communities": None, "sites": None, "roads": None}
+        parts = ["demo"] + [
+            _demo_digest(str(demo[r]), demo[r].stat().st_mtime)
+            for r in ("communities", "sites", "roads")
+            if demo[r].exists()
+        ]
+        coords, crs = "wgs84", ""
+    key = hashlib.sha256("|".join([*parts, coords, crs]).encode()).hexdigest()
+    return key, paths
+
+
+def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
+    """Load, build distances and evaluate for the session's inputs (cached).
+
+    Raises
+    ------
+    InputError
+        When a file or a setting is unusable (names are the user's file names).
+    """
+    c = cfg()
+    key, paths = _inputs_key()
+    names = {v["path"]: v["name"] for v in c["files"].values()}
+    try:
+        inputs, w1 = _load_inputs(
+            key,
+            paths["communities"],
+            paths["sites"],
+            paths["roads"],
+            c["coords"] if paths["communities"] else "wgs84",
+            c["crs"] if paths["communities"] else "",
+        )
+        network, w2 = _load_network(key, inputs)
+        std = standard_with_overrides(extra_overrides)
+        ekey = hashlib.sha256(
+            json.dumps([key, std.to_dict(), c["demand"]], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        evaluation, w3 = _evaluate(ekey, inputs, network, std, c["demand"])
+    except InputError as err:
+        raise _relabel(err, names) from None
+    return Context(inputs, network, evaluation, std, ekey, (*w1, *w2, *w3))
+
+
+def context_or_stop(**kwargs: Any) -> Context:
+    """:func:`context`, or the problem table and ``st.stop()`` when the inputs are unusable."""
+    try:
+        with st.spinner(t("solving")):
+            return context(**kwargs)
+    except InputError as err:
+        problem_table(err)
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+def problem_table(err: InputError) -> pd.DataFrame:
+    """Show an :class:`InputError` as a table (file, row, field, problem, fix)."""
+    frame = pd.DataFrame([p.as_dict() for p in err.problems]).rename(
+        columns={
+            "file": t("col_file"),
+            "where": t("col_where"),
+            "field": t("col_field"),
+            "what": t("col_what"),
+            "fix": t("col_fix"),
+        }
+    )
+    st.error(t("problems_title"))
+    st.dataframe(frame, hide_index=True, use_container_width=True)
+    return frame
+
+
+def show_warnings(msgs: tuple[str, ...]) -> None:
+    """List repairs and assumptions in a collapsed box."""
+    if msgs:
+        with st.expander(f"{t('warnings_title')} ({len(msgs)})"):
+            for m in msgs:
+                st.markdown(f"- {m}")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def service_areas(key: str, cutoffs: tuple[float, ...], _ctx: Context) -> Any:
+    """Walking service areas of the station-or-higher sites (cached by evaluation)."""
+    from siting.schema import STATION_OR_HIGHER
+
+    sites = _ctx.evaluation.sites
+    keep = sites[sites["level"].isin(STATION_OR_HIGHER)]
+    areas = _ctx.network.service_areas(keep.geometry, list(cutoffs))
+    idx = areas["point_index"].to_numpy()
+    return areas.assign(
+        site_id=keep["site_id"].to_numpy()[idx], level=keep["level"].to_numpy()[idx]
+    )
+
+
+# ----------------------------------------------------------------------------- maps
+def map_options() -> dict[str, Any]:
+    """``basemap`` and ``tianditu_key`` for :func:`siting.maps.district_map`."""
+    c = cfg()
+    basemap = c["basemap"]
+    if basemap == "tianditu" and not c["tianditu_key"]:
+        st.info(t("tianditu_no_key"))
+        basemap = "none"
+    opts: dict[str, Any] = {"basemap": basemap}
+    if basemap == "tianditu":
+        opts["tianditu_key"] = c["tianditu_key"]
+    return opts
+
+
+def show_map(
+    m: Any, *, key: str, returned: tuple[str, ...] = ("last_object_clicked",), height: int = 560
+) -> dict[str, Any]:
+    """Render a folium map (vendored Leaflet, so it works offline); returns the clicked data.
+
+    Only ``returned`` objects are sent back, so panning and zooming do not rerun the page.
+    """
+    from streamlit_folium import st_folium
+
+    from siting.ui.assets import localize
+
+    localize(m)
+    t0 = time.perf_counter()
+    out = st_folium(
+        m, key=key, height=height, use_container_width=True, returned_objects=list(returned)
+    )
+    logger.info("map %s sent in %.2f s", key, time.perf_counter() - t0)
+    return out or {}
+
+
+def map_html(m: Any) -> bytes:
+    """The map as a standalone HTML page (vendored Leaflet inlined, so it opens offline)."""
+    from siting.ui.assets import localize
+
+    return localize(m).get_root().render().encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- exports
+def evaluation_xlsx(evaluation: Any, *, extra: dict[str, Any] | None = None) -> bytes:
+    """The evaluation workbook as bytes, with ``extra`` tables (name -> DataFrame) appended."""
+    import tempfile
+
+    from openpyxl import load_workbook
+
+    from siting.report import write_evaluation_xlsx
+
+    with tempfile.TemporaryDirectory(prefix="siting-export-") as d:
+        path = Path(d) / "report.xlsx"
+        write_evaluation_xlsx(evaluation, path)
+        frames = {k: v for k, v in (extra or {}).items() if v is not None and len(v)}
+        if frames:
+            wb = load_workbook(path)
+            for name, frame in frames.items():
+                ws = wb.create_sheet(str(name)[:31])
+                plain = pd.DataFrame(frame).drop(columns="geometry", errors="ignore")
+                ws.append([str(c) for c in plain.columns])
+                for row in plain.itertuples(index=False):
+                    ws.append([_cell(v) for v in row])
+            wb.save(path)
+        return path.read_bytes()
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, (int, float, str, bool)):
+        return v
+    try:
+        return v.item()
+    except AttributeError:
+        return str(v)
+
+
+def tables_xlsx(frames: dict[str, Any]) -> bytes:
+    """Tables (sheet name -> DataFrame) as a workbook with the report's formatting."""
+    import tempfile
+
+    from siting.report import write_table_xlsx
+
+    with tempfile.TemporaryDirectory(prefix="siting-export-") as d:
+        path = Path(d) / "tables.xlsx"
+        write_table_xlsx(frames, path)
+        return path.read_bytes()
+
+
+def gpkg_bytes(layers: dict[str, Any]) -> bytes:
+    """GeoDataFrames written as layers of one GeoPackage, returned as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="siting-export-") as d:
+        path = Path(d) / "siting.gpkg"
+        for name, gdf in layers.items():
+            if gdf is None or len(gdf) == 0:
+                continue
+            frame = gdf.copy()
+            for col in frame.columns:
+                if col != frame.geometry.name and frame[col].dtype == object:
+                    frame[col] = frame[col].astype(str)
+            frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        return path.read_bytes()
+
+
+def evaluation_layers(evaluation: Any) -> dict[str, Any]:
+    """The evaluation's map layers for a GeoPackage."""
+    return {
+        "communities": evaluation.communities,
+        "sites": evaluation.sites,
+        "gaps": evaluation.gaps,
+    }
+
+
+def exports(
+    name: str,
+    *,
+    xlsx: Callable[[], bytes],
+    layers: Callable[[], dict[str, Any]],
+    m: Any | None = None,
+) -> None:
+    """The three download buttons of a result page (files made only when clicked)."""
+    st.subheader(t("exports"))
+    cols = st.columns(3)
+    cols[0].download_button(
+        t("export_xlsx"),
+        data=xlsx,
+        file_name=f"{name}.xlsx",
+        key=f"dl_xlsx_{name}",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    cols[1].download_button(
+        t("export_gpkg"),
+        data=lambda: gpkg_bytes(layers()),
+        file_name=f"{name}.gpkg",
+        key=f"dl_gpkg_{name}",
+        mime="application/geopackage+sqlite3",
+    )
+    if m is not None:
+        cols[2].download_button(
+            t("export_html"),
+            data=lambda: map_html(m),
+            file_name=f"{name}.html",
+            key=f"dl_html_{name}",
+            mime="text/html",
+        )
+
+
+def evaluation_exports(name: str, ctx: Context, m: Any | None = None) -> None:
+    """Exports of an evaluation: the workbook, the layers, the map."""
+    ev = ctx.evaluation
+    exports(name, xlsx=lambda: evaluation_xlsx(ev), layers=lambda: evaluation_layers(ev), m=m)
+
+
+def level_label(level: str) -> str:
+    """A site level in the current language."""
+    from siting.schema import LEVEL_LABELS_ZH
+
+    if st.session_state.get("lang", "zh") == "zh":
+        return LEVEL_LABELS_ZH.get(level, level)
+    return level.replace("_", " ")
+
+
+def pct(x: float) -> str:
+    """A share as a percentage with one decimal."""
+    return "–" if x is None or pd.isna(x) else f"{100 * float(x):.1f}%"
+
+
+# ----------------------------------------------------------------------------- candidates
+@st.cache_data(max_entries=16, show_spinner=False)
+def _load_candidates(key: str, _path: str, name: str, coords: str, _communities: Any) -> Any:
+    from siting.io import load_candidates
+
+    return load_candidates(_path, coords=coords, communities=_communities, name=name)
+
+
+def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
+    """Candidate locations: an uploaded file, the demo's candidates, or the centres of the
+    gap hexagons and communities (when neither is there).
+
+    Raises
+    ------
+    InputError
+        When the uploaded file is unusable.
+    """
+    import geopandas as gpd
+
+    c = cfg()
+    if upload is not None:
+        stored = session_files().store("candidates", upload.name, upload.getvalue())
+        gdf = _load_candidates(
+            stored.sha256 + ctx.key,
+            str(stored.path),
+            upload.name,
+            c["coords"],
+            ctx.inputs.communities,
+        )
+        return gdf, upload.name
+    if ctx.inputs.is_demo:
+        path = pipeline.demo_paths()["candidates"]
+        if path.exists():
+            key = _demo_digest(str(path), path.stat().st_mtime)
+            gdf = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
+            return gdf, path.name
+    ev = ctx.evaluation
+    pts = np.concatenate(
+        [
+            ev.gaps.geometry.centroid.to_numpy(),
+            ev.communities.geometry.representative_point().to_numpy(),
+        ]
+    )
+    n_gap = len(ev.gaps)
+    ids = [f"G{i + 1}" for i in range(n_gap)] + list(ev.communities["community_id"].astype(str))
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": ids,
+            "name": ids,
+            "source": ["gap"] * n_gap + ["community"] * len(ev.communities),
+            "floor_area_m2": np.nan,
+            "ground_floor_area_m2": np.nan,
+        },
+        geometry=pts,
+        crs=ev.communities.crs,
+    )
+    return gdf, t("cand_grid")
+
+
+def upgrade_plan(ctx: Context) -> Any:
+    """The three-year upgrade plan of :mod:`siting.plan` as a table (None when unavailable)."""
+    from siting import plan
+
+    fn = getattr(plan, "upgrade_plan", None)
+    if fn is None:
+        return None
+    result = fn(ctx.evaluation, standard=ctx.standard)
+    return getattr(result, "table", result)
+
+
+# ----------------------------------------------------------------------------- estate
+def _estate_dict(gdf: Any, name: str) -> dict[str, Any]:
+    row = gdf.to_crs(4326).iloc[0]
+    hh = row.get("households", float("nan"))
+    return {
+        "geometry": row.geometry,
+        "households": float(hh) if hh is not None else float("nan"),
+        "name": str(row.get("name", "") or name),
+    }
+
+
+def estate_from_upload(ctx: Context, upload: Any) -> dict[str, Any]:
+    """An uploaded estate outline as ``{"geometry" (WGS-84), "households", "name"}``.
+
+    Raises
+    ------
+    InputError
+        When the file is unusable.
+    """
+    from siting.io import load_estate
+
+    stored = session_files().store("estate", upload.name, upload.getvalue())
+    gdf, _ = _recording(
+        lambda: load_estate(
+            str(stored.path),
+            coords=cfg()["coords"],
+            communities=ctx.inputs.communities,
+            name=upload.name,
+        )
+    )
+    return _estate_dict(gdf, upload.name)
+
+
+def demo_estate(ctx: Context) -> tuple[dict[str, Any], tuple[float, float] | None]:
+    """The demo's planned estate and the developer's proposed site (lon, lat)."""
+    import geopandas as gpd
+
+    from siting.io import load_estate
+
+    paths = pipeline.demo_paths()
+    gdf, _ = _recording(
+        lambda: load_estate(str(paths["estate"]), communities=ctx.inputs.communities)
+    )
+    site = None
+    if paths["estate_site"].exists():
+        pts = gpd.read_file(paths["estate_site"], engine="pyogrio").to_crs(4326)
+        if len(pts):
+            site = (float(pts.geometry.iloc[0].x), float(pts.geometry.iloc[0].y))
+    return _estate_dict(gdf, "estate"), site
+
+
+def estate_verdict(
+    ctx: Context,
+    polygon: Any,
+    *,
+    households: float,
+    site: tuple[float, float] | None,
+    floor_area: float,
+    ground_floor_area: float,
+) -> tuple[bool, list[str], Any] | None:
+    """The new-estate check of :mod:`siting.estate`: ``(ok, reasons, table)``; None when that
+    module is not installed."""
+    try:
+        from siting import estate
+    except ImportError:
+        return None
+    fn = getattr(estate, "check_estate", None)
+    if fn is None:
+        return None
+    import geopandas as gpd
+
+    crs = ctx.inputs.communities.crs
+    est = gpd.GeoDataFrame(
+        {"id": ["estate"], "households": [float(households)]}, geometry=[polygon], crs=4326
+    ).to_crs(crs)
+    proposed = None
+    if site is not None:
+        from shapely import Point
+
+        proposed = gpd.GeoSeries([Point(site)], crs=4326).to_crs(crs)
+    res = fn(
+        est,
+        ctx.evaluation,
+        ctx.network,
+        households=float(households),
+        proposed_site=proposed,
+        floor_area_m2=float(floor_area),
+        ground_floor_area_m2=float(ground_floor_area),
+        standard=ctx.standard,
+    )
+    return bool(res.ok), list(res.reasons), getattr(res, "table", None)
+
+
+def reasons_frame(ok: bool, reasons: list[str]) -> pd.DataFrame:
+    """The verdict and its reasons as a one-column table for the workbook."""
+    head = t("verdict_ok") if ok else t("verdict_fail")
+    return pd.DataFrame({t("verdict"): [head, *reasons]})

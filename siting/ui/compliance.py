@@ -1,0 +1,109 @@
+"""达标评估 Compliance: sites and their reasons, streets, the three-year view, the upgrade plan."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from siting.ui import common
+from siting.ui.i18n import t
+
+st.title(t("page_compliance"))
+ctx = common.context_or_stop()
+ev = ctx.evaluation
+s = ev.summary
+
+cols = st.columns(3)
+cols[0].metric(
+    t("compliance_rate"),
+    common.pct(s["compliance_rate"]),
+    f"{s['sites_compliant']}/{s['sites_total']}",
+    delta_color="off",
+)
+cols[1].metric(t("sites_total"), f"{s['sites_total']}")
+cols[2].metric(t("coverage_rate"), common.pct(s["coverage_rate"]))
+
+# The three-year chart: compliance per programme year against its target.
+st.subheader(t("trajectory"))
+traj = ev.trajectory.copy()
+traj["label"] = [t("now") if y == 0 else t("year_n", n=int(y)) for y in traj["year"]]
+long = pd.concat(
+    [
+        traj.assign(series=t("actual"), rate=traj["compliance_rate"]),
+        traj[traj["year"] > 0].assign(series=t("target"), rate=traj["target_rate"]),
+    ]
+)
+order = list(traj["label"])
+bars = (
+    alt.Chart(long[long["series"] == t("actual")])
+    .mark_bar(color="#3182bd")
+    .encode(
+        x=alt.X("label:N", sort=order, title=t("year")),
+        y=alt.Y(
+            "rate:Q",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+            title=t("compliance_rate"),
+        ),
+        tooltip=["label", alt.Tooltip("rate:Q", format=".1%"), "sites_compliant", "sites_total"],
+    )
+)
+ticks = (
+    alt.Chart(long[long["series"] == t("target")])
+    .mark_tick(color="#e6550d", thickness=3, size=40)
+    .encode(
+        x=alt.X("label:N", sort=order),
+        y="rate:Q",
+        tooltip=["label", alt.Tooltip("rate:Q", format=".0%")],
+    )
+)
+st.altair_chart(bars + ticks, use_container_width=True)
+st.caption(
+    f"■ {t('actual')}   — {t('target')} "
+    + " / ".join(f"{v:.0%}" for v in traj.loc[traj["year"] > 0, "target_rate"])
+)
+
+st.subheader(t("site_table"))
+only_failing = st.toggle(t("only_failing"), value=False, key="only_failing")
+sites = ev.sites.drop(columns="geometry")
+if only_failing:
+    sites = sites[~sites["compliant"]]
+show = [
+    "site_id",
+    "name",
+    "level",
+    "street",
+    "compliant",
+    "reasons",
+    "floor_area_m2",
+    "ground_floor_share",
+    "shortfall_m2",
+    "population_served",
+    "max_population",
+    "overloaded",
+    "required_funding_yuan",
+]
+st.dataframe(
+    sites[[c for c in show if c in sites.columns]], hide_index=True, use_container_width=True
+)
+
+st.subheader(t("street_table"))
+st.dataframe(ev.streets, hide_index=True, use_container_width=True)
+
+st.subheader(t("plan_title"))
+try:
+    from siting import plan as _plan
+except ImportError:
+    _plan = None
+    st.info(t("plan_missing"))
+plan_frame = None
+if _plan is not None:
+    plan_frame = common.upgrade_plan(ctx)
+    if plan_frame is not None:
+        st.dataframe(plan_frame, hide_index=True, use_container_width=True)
+
+
+def _xlsx() -> bytes:
+    return common.evaluation_xlsx(ev, extra={"plan": plan_frame})
+
+
+common.exports("siting_compliance", xlsx=_xlsx, layers=lambda: common.evaluation_layers(ev))

@@ -1,0 +1,121 @@
+"""数据 Data: the bundled demo or the user's files, coordinate system, standards profile."""
+
+import streamlit as st
+
+from siting._errors import InputError
+from siting.standards import LEVEL_FIELDS, available_standards
+from siting.ui import common
+from siting.ui.i18n import t
+from siting.ui.uploads import ACCEPTED
+
+st.title(t("page_data"))
+st.write(t("data_intro"))
+c = common.cfg()
+
+
+def _take(role: str, upload) -> None:
+    """Store a new upload of ``role`` in the session's folder (or report why not)."""
+    if upload is None:
+        return
+    stamp = (upload.name, upload.size, getattr(upload, "file_id", ""))
+    if c["files"].get(role, {}).get("stamp") == stamp:
+        return
+    try:
+        stored = common.session_files().store(role, upload.name, upload.getvalue())
+    except InputError as err:
+        common.problem_table(err)
+        return
+    c["files"][role] = {
+        "name": stored.name,
+        "path": str(stored.path),
+        "sha256": stored.sha256,
+        "stamp": stamp,
+    }
+
+
+cols = st.columns(3)
+for col, role, help_key in zip(
+    cols,
+    ("communities", "sites", "roads"),
+    ("upload_help", "upload_help", "roads_help"),
+    strict=True,
+):
+    up = col.file_uploader(
+        t(f"upload_{role}"), type=list(ACCEPTED[role]), help=t(help_key), key=f"up_{role}"
+    )
+    _take(role, up)
+    if role in c["files"]:
+        col.caption(f"✔ {c['files'][role]['name']}")
+
+if c["files"] and st.button(t("use_demo")):
+    for role in list(c["files"]):
+        common.session_files().remove(role)
+    c["files"].clear()
+    st.rerun()
+if ("communities" in c["files"]) != ("sites" in c["files"]):
+    st.info(t("need_both"))
+
+left, right = st.columns(2)
+common.widget(
+    left.selectbox,
+    t("coords"),
+    "coords",
+    options=list(common.COORDS),
+    format_func=common.COORD_LABELS.get,
+    help=t("coords_help"),
+)
+common.widget(right.text_input, t("crs"), "crs", placeholder="EPSG:4549")
+common.widget(left.selectbox, t("standard"), "standard", options=available_standards())
+common.widget(
+    right.radio,
+    t("demand"),
+    "demand",
+    options=["grid", "centroid"],
+    format_func=lambda d: t(f"demand_{d}"),
+    horizontal=True,
+)
+
+# Editable thresholds: one row per level, the profile's values as defaults.
+from siting.standards import load_standard  # noqa: E402
+
+base = load_standard(c["standard"])
+st.subheader(t("thresholds"))
+table = base.table()
+table = table[table["level"] != ""]
+wide = table.pivot(index="level", columns="setting", values="value").astype(float)
+wide = wide[list(LEVEL_FIELDS)]
+for k, v in c["overrides"].items():
+    for lv in wide.index:
+        if k.startswith(lv + "_") and k[len(lv) + 1 :] in wide.columns:
+            wide.loc[lv, k[len(lv) + 1 :]] = float(v)
+edited = st.data_editor(wide, key=f"thresholds_{c['standard']}", use_container_width=True)
+overrides = {
+    f"{lv}_{f}": float(edited.loc[lv, f])
+    for lv in edited.index
+    for f in edited.columns
+    if float(edited.loc[lv, f]) != float(base.level(lv).__getattribute__(f))
+}
+if overrides != c["overrides"]:
+    c["overrides"] = overrides
+if c["overrides"] and st.button(t("reset_thresholds")):
+    c["overrides"] = {}
+    st.session_state.pop(f"thresholds_{c['standard']}", None)
+    st.rerun()
+
+# Load now, so problems show on this page.
+try:
+    with st.spinner(t("solving")):
+        ctx = common.context()
+except InputError as err:
+    common.problem_table(err)
+else:
+    s = ctx.evaluation.summary
+    st.success(
+        t(
+            "loaded",
+            communities=len(ctx.inputs.communities),
+            sites=len(ctx.inputs.sites),
+            mode=t(f"mode_{s['distance_mode']}"),
+        )
+    )
+    common.show_warnings(ctx.warnings)

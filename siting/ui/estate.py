@@ -1,0 +1,125 @@
+"""新建小区 New estate: draw or upload the estate, enter households and the developer's site,
+get the verdict with reasons."""
+
+import geopandas as gpd
+import streamlit as st
+from folium.plugins import Draw
+from shapely import Point
+
+from siting._errors import InputError
+from siting.ui import common
+from siting.ui.drawing import drawn_shapes
+from siting.ui.i18n import t
+
+st.title(t("page_estate"))
+st.write(t("estate_intro"))
+c = common.cfg()
+ctx = common.context_or_stop()
+opts = common.map_options()
+
+left, right = st.columns([1, 2])
+with left:
+    up = st.file_uploader(
+        t("estate_upload"), type=["geojson", "json", "gpkg", "zip"], key="up_estate"
+    )
+    if up is not None and c.get("estate_stamp") != (up.name, up.size):
+        try:
+            c["estate"] = common.estate_from_upload(ctx, up)
+            c["estate_stamp"] = (up.name, up.size)
+        except InputError as err:
+            common.problem_table(err)
+    if ctx.inputs.is_demo and st.button(t("estate_use_demo")):
+        c["estate"], c["estate_site"] = common.demo_estate(ctx)
+    estate = c.get("estate")
+    if estate is not None and "households" not in c:
+        hh = estate.get("households")
+        c["households"] = int(hh) if hh == hh and hh is not None else 1000
+    c.setdefault("households", 1000)
+    c.setdefault("site_area", 600.0)
+    c.setdefault("site_ground", 300.0)
+    common.widget(st.number_input, t("households"), "households", min_value=1, step=50)
+    common.widget(st.number_input, t("site_area"), "site_area", min_value=0.0, step=50.0)
+    common.widget(st.number_input, t("site_ground"), "site_ground", min_value=0.0, step=50.0)
+    site = c.get("estate_site")
+    if site:
+        st.caption(f"{t('site_lon')}: {site[0]:.6f}, {t('site_lat')}: {site[1]:.6f}")
+
+with right:
+    from siting.maps import district_map, estate_map
+
+    geom = None if estate is None else gpd.GeoSeries([estate["geometry"]], crs=4326)
+    site_gs = None if not site else gpd.GeoSeries([Point(site)], crs=4326)
+    if geom is not None:
+        m = estate_map(geom, sites=ctx.evaluation.sites, proposed_site=site_gs, **opts)
+    else:
+        m = district_map(ctx.evaluation, **opts)
+    Draw(
+        export=False,
+        position="topleft",
+        draw_options={
+            "polyline": False,
+            "circle": False,
+            "circlemarker": False,
+            "rectangle": True,
+            "polygon": True,
+            "marker": True,
+        },
+        edit_options={"edit": False},
+    ).add_to(m)
+    out = common.show_map(m, key="map_estate", returned=("all_drawings",), height=520)
+    poly, point = drawn_shapes(out.get("all_drawings"), gcj02=opts["basemap"] == "amap")
+    changed = False
+    if poly is not None and (
+        estate is None or not poly.geometry.iloc[0].equals(estate["geometry"])
+    ):
+        c["estate"] = {
+            "geometry": poly.geometry.iloc[0],
+            "households": float("nan"),
+            "name": t("drawn"),
+        }
+        changed = True
+    if point is not None:
+        xy = (point.geometry.iloc[0].x, point.geometry.iloc[0].y)
+        changed = changed or xy != c.get("estate_site")
+        c["estate_site"] = xy
+    if changed:
+        st.rerun()
+
+estate = c.get("estate")
+if estate is None:
+    st.info(t("no_estate"))
+    st.stop()
+
+st.subheader(t("verdict"))
+result = common.estate_verdict(
+    ctx,
+    estate["geometry"],
+    households=c["households"],
+    site=c.get("estate_site"),
+    floor_area=c["site_area"],
+    ground_floor_area=c["site_ground"],
+)
+if result is None:
+    st.info(t("estate_missing"))
+else:
+    ok, reasons, table = result
+    (st.success if ok else st.error)(t("verdict_ok") if ok else t("verdict_fail"))
+    for r in reasons:
+        st.markdown(f"- {r}")
+    if table is not None:
+        st.dataframe(table, hide_index=True, use_container_width=True)
+    est_gdf = gpd.GeoDataFrame(
+        {"name": [estate.get("name", "")]}, geometry=[estate["geometry"]], crs=4326
+    )
+    verdict_table = table if table is not None else None
+    common.exports(
+        "siting_estate",
+        xlsx=lambda: common.tables_xlsx(
+            {
+                "结论": common.reasons_frame(ok, reasons),
+                **({"明细": verdict_table} if verdict_table is not None else {}),
+            }
+        ),
+        layers=lambda: {"estate": est_gdf},
+        m=m,
+    )

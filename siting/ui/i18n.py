@@ -1,0 +1,203 @@
+"""Labels of the app in Chinese (first) and English.
+
+``t(key)`` returns the label in the language chosen in the sidebar (``st.session_state["lang"]``,
+``"zh"`` by default); unknown keys return the key itself so a missing label shows, never fails.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import streamlit as st
+
+__all__ = ["LANGS", "TEXT", "lang", "t"]
+
+#: language code -> name shown in the switch
+LANGS: Final = {"zh": "中文", "en": "English"}
+
+#: key -> (zh, en)
+TEXT: Final[dict[str, tuple[str, str]]] = {
+    # app and navigation
+    "app_title": ("党群服务站点规划", "Party-and-masses service sites"),
+    "page_data": ("数据", "Data"),
+    "page_overview": ("总览", "Overview"),
+    "page_coverage": ("覆盖与缺口", "Coverage & gaps"),
+    "page_compliance": ("达标评估", "Compliance"),
+    "page_proposals": ("选址建议", "Proposals"),
+    "page_estate": ("新建小区", "New estate"),
+    "language": ("语言 Language", "Language 语言"),
+    "basemap": ("底图", "Basemap"),
+    "basemap_none": ("无底图(离线)", "No tiles (offline)"),
+    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap_tianditu": ("天地图", "Tianditu"),
+    "basemap_amap": ("高德地图", "AMap"),
+    "tianditu_key": ("天地图密钥", "Tianditu key"),
+    "tianditu_key_help": (
+        "在天地图官网申请的浏览器端密钥;只保存在本次会话中",
+        "A browser key from the Tianditu website; kept in this session only",
+    ),
+    "tianditu_no_key": ("未填写天地图密钥,改用无底图", "No Tianditu key: showing no tiles"),
+    "using_demo": ("正在使用内置示例区(虚构数据)", "Using the bundled demo district (synthetic)"),
+    "using_upload": ("正在使用上传的数据", "Using your uploaded data"),
+    # data page
+    "data_intro": (
+        "先用内置示例区熟悉工具;上传本区的社区、站点和路网文件后,所有页面改用您的数据。",
+        "Start with the bundled demo district; upload your communities, sites and roads and "
+        "every page uses your data.",
+    ),
+    "upload_communities": ("社区(村居)边界", "Communities (polygons)"),
+    "upload_sites": ("党群服务站点", "Sites (points)"),
+    "upload_roads": ("步行路网(可选)", "Walking roads (optional)"),
+    "upload_help": (
+        "GeoPackage、GeoJSON、压缩的Shapefile(.zip)、CSV/XLSX(含经纬度)",
+        "GeoPackage, GeoJSON, zipped Shapefile (.zip), CSV/XLSX with lon/lat",
+    ),
+    "roads_help": (
+        "OSM XML(.osm/.osm.gz)或PBF;不上传则按直线距离计算",
+        "OSM XML (.osm/.osm.gz) or PBF; without it distances are straight-line",
+    ),
+    "coords": ("经纬度坐标系", "Coordinate system of lon/lat"),
+    "coords_help": (
+        "高德、腾讯为GCJ-02,百度为BD-09,会自动换算为WGS-84",
+        "AMap/Tencent use GCJ-02, Baidu BD-09; both are converted to WGS-84",
+    ),
+    "crs": ("无坐标系文件的CRS(可选)", "CRS for files without one (optional)"),
+    "use_demo": ("恢复示例数据", "Back to the demo"),
+    "need_both": (
+        "请同时上传社区和站点文件;在此之前仍使用示例数据。",
+        "Upload both communities and sites; until then the demo is used.",
+    ),
+    "problems_title": (
+        "数据问题,请修改文件后重新上传",
+        "Problems in the data: fix and upload again",
+    ),
+    "col_file": ("文件", "File"),
+    "col_where": ("行/编号", "Row / id"),
+    "col_field": ("字段", "Field"),
+    "col_what": ("问题", "Problem"),
+    "col_fix": ("修改方法", "Fix"),
+    "warnings_title": ("已自动修正或假定的内容", "Repaired or assumed"),
+    "loaded": (
+        "已载入 {communities} 个社区、{sites} 个站点;距离:{mode}",
+        "Loaded {communities} communities, {sites} sites; distances: {mode}",
+    ),
+    "mode_network": ("步行路网", "walking network"),
+    "mode_euclidean": ("直线距离", "straight line"),
+    "standard": ("标准配置", "Standards profile"),
+    "thresholds": ("阈值(可修改)", "Thresholds (editable)"),
+    "reset_thresholds": ("恢复默认阈值", "Reset thresholds"),
+    "demand": ("需求点", "Demand points"),
+    "demand_grid": ("社区内100米网格", "100 m grid in each community"),
+    "demand_centroid": ("每个社区一个点", "one point per community"),
+    "upload_rejected": ("上传被拒绝", "Upload rejected"),
+    # figures
+    "coverage_rate": ("覆盖率", "Coverage rate"),
+    "coverage_rate_help": (
+        "步行服务半径内有站点(站及以上)的人口占比",
+        "Share of residents within the walking radius of a station or higher",
+    ),
+    "compliance_rate": ("达标率", "Compliance rate"),
+    "population_per_site": ("每站点服务人口", "Population per site"),
+    "sites_total": ("站点数", "Sites"),
+    "population_total": ("总人口", "Population"),
+    "sites_by_level": ("各层级站点", "Sites by level"),
+    "level": ("层级", "Level"),
+    "count": ("数量", "Count"),
+    "compliant": ("达标", "Compliant"),
+    "district_map": ("全区地图", "District map"),
+    # coverage page
+    "radius": ("步行半径(米)", "Walking radius (m)"),
+    "levels": ("显示的站点层级", "Site levels shown"),
+    "lacking_title": (
+        "{radius} 米内没有党群服务站的社区({n} 个)",
+        "Communities without a station within {radius} m ({n})",
+    ),
+    "lacking_none": (
+        "所有社区在 {radius} 米内都有党群服务站",
+        "Every community has a station within {radius} m",
+    ),
+    "lacking_metric": (
+        "{radius} 米内无站的社区",
+        "Communities without a station within {radius} m",
+    ),
+    "uncovered_pop": ("未覆盖人口", "Uncovered population"),
+    "gap_table": ("缺口排名(未覆盖人口)", "Ranked gaps (uncovered population)"),
+    "clicked": ("点击的对象", "Clicked"),
+    "click_hint": (
+        "点击地图上的社区或站点查看详情",
+        "Click a community or site on the map for details",
+    ),
+    "community": ("社区", "Community"),
+    "site": ("站点", "Site"),
+    # compliance page
+    "site_table": ("站点达标情况", "Sites and reasons"),
+    "only_failing": ("只看不达标", "Failing only"),
+    "street_table": ("街镇汇总", "By street"),
+    "trajectory": ("三年达标进度", "Three-year compliance"),
+    "year": ("年份", "Year"),
+    "target": ("目标", "Target"),
+    "actual": ("达标率", "Compliance"),
+    "year_n": ("第{n}年", "Year {n}"),
+    "now": ("现状", "Now"),
+    "plan_title": ("提升计划", "Upgrade plan"),
+    "plan_missing": ("提升计划模块尚未安装", "The upgrade plan is not available yet"),
+    # proposals page
+    "model": ("模型", "Model"),
+    "model_mclp": ("最大覆盖(新增站点数固定)", "Maximal coverage (fixed number of new stations)"),
+    "model_lscp": ("全覆盖所需最少站点", "Fewest stations covering everyone"),
+    "n_new": ("新增站点数", "New stations"),
+    "budget": ("预算(万元,可选)", "Budget (10,000 yuan, optional)"),
+    "cost_per_station": ("每站建设费用(万元)", "Cost per station (10,000 yuan)"),
+    "candidates_source": ("候选点", "Candidates"),
+    "cand_file": ("候选点文件", "Candidate file"),
+    "cand_grid": ("路网节点/网格", "Street nodes / grid"),
+    "solve": ("计算选址", "Find locations"),
+    "solving": ("正在计算……", "Solving..."),
+    "solved": ("计算完成", "Solved"),
+    "before": ("现状", "Before"),
+    "after": ("新增后", "After"),
+    "proposed": ("建议新建站点", "Proposed stations"),
+    "locate_missing": ("选址模块尚未安装", "The location models are not available yet"),
+    # estate page
+    "estate_intro": (
+        "在地图上画出新建小区范围(左侧多边形工具),或上传边界文件;输入户数和开发商拟建站点位置。",
+        "Draw the new estate on the map (polygon tool on the left) or upload its outline; enter "
+        "households and the developer's proposed site.",
+    ),
+    "estate_upload": ("小区边界文件", "Estate outline file"),
+    "estate_use_demo": ("使用示例小区", "Use the demo estate"),
+    "households": ("户数", "Households"),
+    "population": ("人口(可选)", "Population (optional)"),
+    "site_lon": ("拟建站点经度", "Proposed site longitude"),
+    "site_lat": ("拟建站点纬度", "Proposed site latitude"),
+    "site_area": ("拟建站点建筑面积(m²)", "Proposed site floor area (m²)"),
+    "site_ground": ("其中一层面积(m²)", "Of which ground floor (m²)"),
+    "check": ("评估", "Check"),
+    "verdict": ("结论", "Verdict"),
+    "verdict_ok": ("符合要求", "Meets the requirements"),
+    "verdict_fail": ("不符合要求", "Does not meet the requirements"),
+    "no_estate": ("请先画出或上传小区范围", "Draw or upload the estate first"),
+    "estate_missing": ("新建小区评估模块尚未安装", "The new-estate check is not available yet"),
+    "drawn": ("已画出的范围", "Drawn outline"),
+    # exports
+    "exports": ("导出", "Export"),
+    "export_xlsx": ("下载 Excel 报表", "Download Excel workbook"),
+    "export_gpkg": ("下载 GeoPackage", "Download GeoPackage"),
+    "export_html": ("下载 HTML 地图", "Download HTML map"),
+    "module_missing": ("所需模块尚未安装:{name}", "A module is not available yet: {name}"),
+}
+
+
+def lang() -> str:
+    """The language chosen in the sidebar (``"zh"`` or ``"en"``)."""
+    value = st.session_state.get("lang", "zh")
+    return value if value in LANGS else "zh"
+
+
+def t(key: str, **fmt: object) -> str:
+    """The label ``key`` in the current language, formatted with ``fmt``."""
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    text = pair[0] if lang() == "zh" else pair[1]
+    return text.format(**fmt) if fmt else text

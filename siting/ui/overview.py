@@ -1,0 +1,54 @@
+"""总览 Overview: the key figures of the district and its map."""
+
+import pandas as pd
+import streamlit as st
+
+from siting.schema import LEVELS
+from siting.ui import common
+from siting.ui.i18n import t
+
+st.title(t("page_overview"))
+ctx = common.context_or_stop()
+s = ctx.evaluation.summary
+st.caption(
+    t(
+        "loaded",
+        communities=len(ctx.inputs.communities),
+        sites=len(ctx.inputs.sites),
+        mode=t(f"mode_{s['distance_mode']}"),
+    )
+)
+common.show_warnings(ctx.warnings)
+
+per_site = s["population_total"] / s["sites_total"] if s["sites_total"] else float("nan")
+cols = st.columns(4)
+cols[0].metric(t("coverage_rate"), common.pct(s["coverage_rate"]), help=t("coverage_rate_help"))
+cols[1].metric(
+    t("compliance_rate"),
+    common.pct(s["compliance_rate"]),
+    f"{s['sites_compliant']}/{s['sites_total']}",
+    delta_color="off",
+)
+cols[2].metric(t("population_per_site"), f"{per_site:,.0f}")
+cols[3].metric(t("population_total"), f"{s['population_total']:,.0f}")
+
+sites = ctx.evaluation.sites
+by_level = pd.DataFrame(
+    {
+        t("level"): [common.level_label(lv) for lv in LEVELS],
+        t("count"): [int((sites["level"] == lv).sum()) for lv in LEVELS],
+        t("compliant"): [int(((sites["level"] == lv) & sites["compliant"]).sum()) for lv in LEVELS],
+    }
+)
+left, right = st.columns([1, 2])
+with left:
+    st.subheader(t("sites_by_level"))
+    st.dataframe(by_level, hide_index=True, use_container_width=True)
+with right:
+    from siting.maps import district_map
+
+    st.subheader(t("district_map"))
+    areas = common.service_areas(ctx.key, (500.0,), ctx)
+    m = district_map(ctx.evaluation, service_areas=areas, **common.map_options())
+    common.show_map(m, key="map_overview", returned=())
+common.evaluation_exports("siting_overview", ctx, m)

@@ -223,3 +223,108 @@ def make_proposals(evaluation: FakeEvaluation) -> gpd.GeoDataFrame:
         geometry=[shapely.Point(x, y + 100)],
         crs=CRS,
     )
+
+
+def make_large_evaluation(
+    *, n_side: int = 14, n_sites: int = 500, n_hex: int = 1000, seed: int = 0
+) -> FakeEvaluation:
+    """A district-sized result (``n_side**2`` communities with wiggly 200-vertex boundaries,
+    ``n_sites`` sites, ``n_hex`` gap hexagons) for map size checks."""
+    rng = np.random.default_rng(seed)
+    ox, oy = origin_xy()
+    size = 600.0
+    ii, jj = np.meshgrid(np.arange(n_side), np.arange(n_side))
+    x0 = ox + ii.ravel() * size
+    y0 = oy + jj.ravel() * size
+    n = len(x0)
+    # densified squares with 1 m jitter: many vertices that a 5 m simplification removes
+    t = np.linspace(0, 4, 201)[:-1]
+    side = np.floor(t).astype(int)
+    f = t - side
+    ux = np.select([side == 0, side == 1, side == 2], [f, 1.0, 1.0 - f], 0.0)
+    uy = np.select([side == 0, side == 1, side == 2], [0.0, f, 1.0], 1.0 - f)
+    polys = [
+        shapely.Polygon(
+            np.column_stack([x + ux * size, y + uy * size]) + rng.uniform(-1, 1, (len(t), 2))
+        )
+        for x, y in zip(x0, y0, strict=True)
+    ]
+    ids = [f"C{i:03d}" for i in range(n)]
+    share = rng.uniform(0, 1, n)
+    communities = gpd.GeoDataFrame(
+        {
+            "community_id": ids,
+            "name": [f"社区{i}" for i in range(n)],
+            "kind": "residential",
+            "street": [f"街道{i % 7}" for i in range(n)],
+            "population": rng.integers(1000, 20000, n).astype(float),
+            "households": rng.integers(300, 7000, n).astype(float),
+            "party_members": rng.integers(10, 500, n).astype(float),
+            "nearest_site_id": [f"S{i % n_sites:03d}" for i in range(n)],
+            "nearest_site_distance_m": rng.uniform(0, 1500, n),
+            "nearest_station_id": [f"S{i % n_sites:03d}" for i in range(n)],
+            "nearest_station_distance_m": rng.uniform(0, 1500, n),
+            "covered_share": share,
+            "covered_share_any": np.minimum(1.0, share + 0.1),
+            "has_compliant_station": share > 0.5,
+            "coverage_status": np.where(
+                share > 0.9, "covered", np.where(share > 0, "partly", "gap")
+            ),
+            "placement_rule": "居民区设站",
+            "missing": np.where(share > 0.5, "", "缺少达标的党群服务站"),
+        },
+        geometry=polys,
+        crs=CRS,
+    )
+    extent = n_side * size
+    levels = np.array(["district_center", "street_center", "station", "point"])[
+        np.minimum(3, rng.integers(0, 4, n_sites))
+    ]
+    compliant = rng.uniform(size=n_sites) > 0.4
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": [f"S{i:03d}" for i in range(n_sites)],
+            "name": [f"站点{i}" for i in range(n_sites)],
+            "level": levels,
+            "status": "existing",
+            "floor_area_m2": rng.uniform(50, 2000, n_sites),
+            "ground_floor_area_m2": rng.uniform(20, 800, n_sites),
+            "ground_floor_share": rng.uniform(0, 1, n_sites),
+            "compliant": compliant,
+            "reasons": np.where(compliant, "", "建筑面积 420 m² < 1,000 m²"),
+            "population_served": rng.uniform(0, 20000, n_sites),
+            "population_in_radius": rng.uniform(0, 20000, n_sites),
+            "radius_m": 500.0,
+        },
+        geometry=shapely.points(
+            ox + rng.uniform(0, extent, n_sites), oy + rng.uniform(0, extent, n_sites)
+        ),
+        crs=CRS,
+    )
+    cx = ox + rng.uniform(0, extent, n_hex)
+    cy = oy + rng.uniform(0, extent, n_hex)
+    ang = np.linspace(0, 2 * np.pi, 7)[:-1]
+    hexes = shapely.polygons(
+        np.stack([cx[:, None] + 144 * np.cos(ang), cy[:, None] + 144 * np.sin(ang)], axis=-1)
+    )
+    gaps = gpd.GeoDataFrame(
+        {
+            "hex_id": [f"h{i}" for i in range(n_hex)],
+            "population_uncovered": rng.uniform(1, 3000, n_hex),
+            "communities": "C001",
+            "community_names": "社区1",
+            "rank": np.arange(1, n_hex + 1),
+        },
+        geometry=hexes,
+        crs=CRS,
+    )
+    small = make_evaluation()
+    return FakeEvaluation(
+        sites=sites,
+        communities=communities,
+        streets=small.streets,
+        gaps=gaps,
+        trajectory=small.trajectory,
+        demand=small.demand,
+        summary=small.summary,
+    )

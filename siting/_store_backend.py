@@ -97,12 +97,16 @@ class Backend(ABC):
         try:
             yield
         except self._db_errors() as err:
-            text = str(err).strip() or type(err).__name__
+            text = (str(err).strip() or type(err).__name__).splitlines()[0]
+            what = f"cannot {action}: {text}"
             if "locked" in text or "busy" in text:
                 fix = "another program is writing to the store; try again in a moment"
+            elif "malformed" in text or "not a database" in text:
+                what = f"the store file is damaged ({text})"
+                fix = "restore it from a backup"
             else:
-                fix = "check the store location; if the file is damaged, restore it from a backup"
-            raise InputError.one(self.label, "", "", f"cannot {action}: {text}", fix) from None
+                fix = "check the store location and permissions"
+            raise InputError.one(self.label, "", "", what, fix) from None
 
     @contextmanager
     def transaction(self, action: str) -> Iterator[None]:
@@ -208,11 +212,12 @@ class SQLiteBackend(Backend):
             if tables:
                 check = self.execute("PRAGMA quick_check").fetchall()
                 if [r[0] for r in check] != ["ok"]:
+                    first = " ".join(str(check[0][0]).split())[:200]
                     raise InputError.one(
                         self.label,
                         "",
                         "",
-                        f"the store file is damaged ({check[0][0]})",
+                        f"the store file is damaged ({first})",
                         "restore it from a backup",
                     )
                 self._check_meta()

@@ -471,18 +471,30 @@ class Store:
                     (name, version),
                 ).fetchall()
         description, created, updated, parameters, summary = row
-        scenario = Scenario(
-            name=name,
-            description=description,
-            parameters=loads_json(parameters),
-            summary=loads_json(summary),
-            version=int(version),
-            created=datetime.fromisoformat(created),
-            updated=datetime.fromisoformat(updated),
-        )
-        for role, key, fmt, crs, data in frames:
-            target = scenario.inputs if role == _ROLE_INPUT else scenario.results
-            target[key] = decode_frame(fmt, data, crs=crs)
+        part = "parameters"
+        try:
+            scenario = Scenario(
+                name=name,
+                description=description,
+                parameters=loads_json(parameters),
+                summary=loads_json(summary),
+                version=int(version),
+                created=datetime.fromisoformat(created),
+                updated=datetime.fromisoformat(updated),
+            )
+            for role, key, fmt, crs, data in frames:
+                part = f"{role} frame {key!r}"
+                target = scenario.inputs if role == _ROLE_INPUT else scenario.results
+                target[key] = decode_frame(fmt, data, crs=crs)
+        except (ValueError, TypeError, OSError) as err:
+            # parquet, JSON and CRS errors all derive from these
+            raise InputError.one(
+                self.location,
+                f"scenario {name!r} version {version}",
+                part,
+                f"is damaged and cannot be read ({type(err).__name__}: {err})",
+                "load another version, or restore the store from a backup",
+            ) from None
         return scenario
 
     def compare(

@@ -487,8 +487,8 @@ def _make_store_file(path: Path) -> None:
         ("text", "not a SQLite database"),
         ("geopackage", "holds other tables"),
         ("other_sqlite", "holds other tables"),
-        ("truncated", "damaged|malformed"),
-        ("scribbled", "damaged|malformed|not a database"),
+        ("truncated", "the store file is damaged"),
+        ("scribbled", "the store file is damaged"),
         ("foreign_meta", "does not name a siting store"),
         ("newer", "newer siting"),
     ],
@@ -530,6 +530,25 @@ def test_non_store_files_are_refused_and_left_unchanged(
         Store.open(path)
     assert str(path) in str(info.value)
     assert _digest(path) == before
+
+
+def test_damaged_frame_names_the_scenario_and_frame(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store.open(path) as s:
+        s.save(_scenario())
+        s.save(_scenario())
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE siting_frames SET data = ? WHERE version = 2 AND frame_key = 'streets'",
+            (b"PAR1 not really parquet",),
+        )
+    conn.close()
+    with Store.open(path) as s:
+        with pytest.raises(
+            InputError, match=r"scenario '2025 基线' version 2: result frame 'streets': is damaged"
+        ):
+            s.load("2025 基线")
+        assert len(s.load("2025 基线", 1).results["streets"]) == 2
 
 
 def test_folder_and_empty_file(tmp_path: Path) -> None:

@@ -787,7 +787,9 @@ def p_center(
     if cap is None:
         heur = pcenter_greedy(d, p, fx)
         hi_val = float(d[:, heur].min(axis=1).max())
-        best = (heur, None)
+        best = (heur, None) if math.isfinite(hi_val) else None
+        if best is None:
+            hi_val = float(d[finite].max())
     else:
         hi_val, best = float(d[finite].max()), None
     vals = np.unique(d[finite])

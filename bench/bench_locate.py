@@ -1,0 +1,174 @@
+"""Benchmark siting.locate side by side with a plain HiGHS model and PySAL spopt + CBC.
+
+Usage::
+
+    python bench/bench_locate.py [--quick] [--orlib DIR] [--cbc-limit 300] [--seed 1]
+
+``--quick`` runs the 2,000 x 500 MCLP (p = 20) and the p-median only, with CBC limited to 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from instances import make_instance
+
+from siting._locate_highs import solve_mip
+from siting.locate import lscp, mclp, p_median
+
+
+def plain_mclp_highs(cov: sp.csr_array, w: np.ndarray, p: int, limit: float):
+    """Textbook MCLP (binary y and z, z_i <= sum_j a_ij y_j, sum y <= p) in HiGHS."""
+    n, m = cov.shape
+    a = sp.csc_array(cov, dtype=np.float64)
+    con = sp.vstack(
+        [sp.hstack([-a, sp.eye_array(n)]), sp.hstack([np.ones((1, m)), sp.csc_array((1, n))])],
+        format="csc",
+    )
+    t = time.perf_counter()
+    res = solve_mip(
+        np.concatenate([np.zeros(m), w]), con, np.full(n + 1, -np.inf),
+        np.concatenate([np.zeros(n), [p]]), np.zeros(n + m), np.ones(n + m),
+        np.ones(n + m, dtype=bool), maximize=True, time_limit=limit,
+    )
+    return res.status, res.objective, time.perf_counter() - t
+
+
+def plain_lscp_highs(cov: sp.csr_array, limit: float):
+    n, m = cov.shape
+    t = time.perf_counter()
+    res = solve_mip(np.ones(m), sp.csc_array(cov, dtype=np.float64), np.ones(n),
+                    np.full(n, np.inf), np.zeros(m), np.ones(m), np.ones(m, dtype=bool),
+                    time_limit=limit)
+    return res.status, res.objective, time.perf_counter() - t
+
+
+def spopt_mclp(inst, p: int, limit: float):
+    import pulp
+    from spopt.locate import MCLP
+
+    dense = np.full(inst.coverage.shape, 2.0 * inst.radius)
+    cd = sp.coo_array(inst.cover_dist)
+    dense[cd.row, cd.col] = cd.data
+    t = time.perf_counter()
+    model = MCLP.from_cost_matrix(dense, inst.weights, inst.radius, p_facilities=p)
+    try:
+        model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=limit))
+    except Exception as exc:  # spopt raises when CBC stops without a solution
+        return "error: " + str(exc)[:40], float("nan"), time.perf_counter() - t
+    sec = time.perf_counter() - t
+    sel = np.array([j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
+    cov = inst.coverage.toarray()
+    obj = float(inst.weights[cov[:, sel].any(axis=1)].sum()) if len(sel) else 0.0
+    status = "optimal" if sec < limit * 0.98 else f"stopped at {limit:.0f}s"
+    return status, obj, sec
+
+
+def read_orlib(path: Path):
+    from scipy.sparse.csgraph import shortest_path
+
+    lines = path.read_text().split("\n")
+    n, _m, p = (int(x) for x in lines[0].split())
+    e: dict[tuple[int, int], float] = {}
+    for ln in lines[1:]:
+        if ln.strip():
+            i, j, c = (int(x) for x in ln.split())
+            e[(min(i, j) - 1, max(i, j) - 1)] = float(c)  # duplicate edges: last one wins
+    keys = np.array(list(e))
+    g = sp.csr_array((np.array(list(e.values())), (keys[:, 0], keys[:, 1])), shape=(n, n))
+    return shortest_path(g, directed=False), p
+
+
+KNOWN = {1: 5819, 2: 4093, 3: 4250, 4: 3034, 5: 1355, 6: 7824, 7: 5631, 8: 4445, 9: 2734,
+         10: 1255, 11: 7696, 12: 6634, 13: 4374, 14: 2968, 15: 1729}
+
+
+def line(*cols):
+    print(" | ".join(str(c) for c in cols), flush=True)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--orlib", type=Path, default=None, help="folder with pmedN.txt")
+    ap.add_argument("--orlib-max-n", type=int, default=300)
+    ap.add_argument("--cbc-limit", type=float, default=300.0)
+    ap.add_argument("--plain-limit", type=float, default=300.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip-large", action="store_true")
+    args = ap.parse_args(argv)
+    cbc = 60.0 if args.quick else args.cbc_limit
+    inst = make_instance(2000, 500, seed=args.seed)
+    w = inst.weights
+    print(f"# MCLP 2,000 x 500, radius 1,000 m network, seed {args.seed}")
+    line("model", "p", "ours s", "status", "objective", "plain HiGHS s", "objective",
+         "spopt+CBC s", "objective", "x plain", "x CBC")
+    for p in (20,) if args.quick else (20, 50):
+        ours = mclp(inst.coverage, w, p)
+        ps, po, pt = plain_mclp_highs(inst.coverage, w, p, args.plain_limit)
+        cs, co, ct = spopt_mclp(inst, p, cbc)
+        line("mclp", p, f"{ours.solve_time_s:.2f}", ours.status, ours.objective,
+             f"{pt:.2f} ({ps})", po, f"{ct:.2f} ({cs})", co,
+             f"{pt / ours.solve_time_s:.1f}", f"{'>=' if cs != 'optimal' else ''}"
+             f"{ct / ours.solve_time_s:.1f}")
+        fx = np.argsort(-np.asarray(inst.coverage.sum(axis=0)).ravel())[:10]
+        f = mclp(inst.coverage, w, p, fixed=fx)
+        line("mclp fixed(10)", p, f"{f.solve_time_s:.2f}", f.status, f.objective)
+        cap = np.full(inst.coverage.shape[1], 1.3 * w.sum() / (p + 10))
+        c = mclp(inst.coverage, w, p, capacity=cap, time_limit=120)
+        line("mclp capacitated", p, f"{c.solve_time_s:.2f}", c.status, c.objective,
+             f"gap {c.gap:.4f}")
+    ls = lscp(inst.coverage)
+    line("lscp", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
+         f"uncoverable rows {len(ls.uncoverable)}")
+    rows = np.asarray(inst.coverage.sum(axis=1)).ravel() > 0
+    cov_ok = sp.csr_array(inst.coverage[np.flatnonzero(rows)])
+    ls = lscp(cov_ok)
+    ps, po, pt = plain_lscp_highs(cov_ok, args.plain_limit)
+    line("lscp (coverable rows)", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
+         f"{pt:.2f} ({ps})", po)
+
+    print("\n# p-median 2,000 x 500, full network distances, weights = population")
+    pm_inst = make_instance(2000, 500, seed=args.seed, full_distances=True)
+    pm = p_median(pm_inst.full, 20, weights=pm_inst.weights, time_limit=300)
+    line("p_median", 20, f"{pm.solve_time_s:.2f}", pm.status, f"{pm.objective:.1f}",
+         f"gap {pm.gap}")
+    fxm = pm.selected[:5]
+    pmf = p_median(pm_inst.full, 15, weights=pm_inst.weights, fixed=fxm, time_limit=300)
+    line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status,
+         f"{pmf.objective:.1f}")
+
+    if not args.quick and not args.skip_large:
+        print("\n# MCLP 10,000 x 2,000, p = 50")
+        big = make_instance(10_000, 2_000, seed=args.seed)
+        ob = mclp(big.coverage, big.weights, 50, time_limit=60)
+        cs, co, ct = spopt_mclp(big, 50, cbc)
+        line("mclp large", 50, f"{ob.solve_time_s:.2f}", ob.status, ob.objective,
+             f"gap {ob.gap:.5f}", f"CBC {ct:.1f}s ({cs})", co)
+
+    if args.orlib is not None:
+        print(f"\n# OR-Library p-median ({args.orlib}), n <= {args.orlib_max_n}")
+        line("instance", "n", "p", "s", "status", "objective", "published")
+        for k in range(1, 41):
+            f = args.orlib / f"pmed{k}.txt"
+            if not f.exists():
+                continue
+            n = int(f.read_text().split()[0])
+            if n > args.orlib_max_n:
+                continue
+            d, p = read_orlib(f)
+            s = p_median(d, p, time_limit=60)
+            line(f"pmed{k}", n, p, f"{s.solve_time_s:.2f}", s.status, s.objective,
+                 KNOWN.get(k, "?"))
+
+
+if __name__ == "__main__":
+    main()

@@ -335,7 +335,12 @@ def _read_csv(path: Path, *, label: str) -> _Table:
     sep = max((",", "\t", ";"), key=first.count)
     try:
         frame = pd.read_csv(
-            StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
+            StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
         )
     except pd.errors.EmptyDataError:
         raise InputError.one(
@@ -426,6 +431,11 @@ def _bounds(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     return np.asarray(shapely.bounds(values), dtype=np.float64).reshape(-1, 4)
 
 
+def _crs_label(crs: pyproj.CRS) -> str:
+    code = crs.to_authority()
+    return f"{code[0]}:{code[1]} ({crs.name})" if code else crs.name
+
+
 def _gk_hint(total: npt.NDArray[np.float64]) -> str:
     """A likely CGCS2000 Gauss-Kruger CRS for projected numbers without a CRS."""
     zone = int(total[0] // 1e6)
@@ -458,7 +468,10 @@ def _decide_crs(
     geographic = "EPSG:4490" if coords == "cgcs2000" else settings.DEFAULT_GEOGRAPHIC_CRS
     own = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
     if crs is not None and own is not None and not crs.equals(own):
-        warn(f"{table.label}: the file says its CRS is {own.name}; using {crs.name} as you asked")
+        warn(
+            f"{table.label}: the file says its CRS is {_crs_label(own)}; using {_crs_label(crs)} "
+            "as you asked"
+        )
     chosen = crs or own
     if chosen is None:
         b = bounds[good]
@@ -489,7 +502,7 @@ def _decide_crs(
         problems.add(
             "",
             "geometry",
-            f"the CRS is {chosen.name} (metres) but the coordinates look like lon/lat degrees",
+            f"the CRS is {_crs_label(chosen)} (metres) but the coordinates look like lon/lat degrees",
             "fix the .prj file or give --crs EPSG:4326",
         )
     else:
@@ -500,7 +513,7 @@ def _decide_crs(
             problems.add(
                 table.rows.where(int(i)),
                 "geometry",
-                f"coordinates cannot be placed on the earth with CRS {chosen.name}",
+                f"coordinates cannot be placed on the earth with CRS {_crs_label(chosen)}",
                 "check the coordinates and the CRS (--crs)",
             )
     return chosen

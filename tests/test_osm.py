@@ -1,0 +1,203 @@
+"""Tests for siting._osm (pyosmium reader, walkable filter, cache) and WalkNetwork.from_osm."""
+
+from __future__ import annotations
+
+import bz2
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siting import _osm
+from siting._errors import InputError
+from siting.network import WalkNetwork
+
+# Nodes on a line of latitude 31.2 N, 0.001 degree of longitude apart (about 95 m).
+#
+#   1 --- 2 --- 3 --- 4 --- 5        residential 1-2-3 (oneway=yes), footway 3-4, service 4-5
+#         |           |
+#         6           7              building ring 2-6-... ; foot=no path 4-7
+#   8 --- 9                          access=private road 5-8? no: 8-9 is an island (kept apart)
+#   10-11-12-10                      area=yes pedestrian square (closed ring)
+#   13 -- 14                         highway=construction, 14 -- 15 access=private, foot=yes
+_NODES = {
+    1: (121.400, 31.200),
+    2: (121.401, 31.200),
+    3: (121.402, 31.200),
+    4: (121.403, 31.200),
+    5: (121.404, 31.200),
+    6: (121.401, 31.199),
+    7: (121.403, 31.199),
+    8: (121.500, 31.300),
+    9: (121.501, 31.300),
+    10: (121.401, 31.201),
+    11: (121.402, 31.201),
+    12: (121.402, 31.202),
+    13: (121.404, 31.201),
+    14: (121.405, 31.201),
+    15: (121.405, 31.202),
+    16: (121.404, 31.199),
+}
+_WAYS = [
+    (101, [1, 2, 3], {"highway": "residential", "oneway": "yes"}),
+    (102, [3, 4], {"highway": "footway"}),
+    (103, [4, 5], {"highway": "service"}),
+    (104, [2, 6, 7, 4], {"building": "yes"}),
+    (105, [4, 7], {"highway": "path", "foot": "no"}),
+    (106, [8, 9], {"highway": "residential"}),  # a disconnected island
+    (107, [3, 10, 11, 12, 3], {"highway": "pedestrian", "area": "yes"}),
+    (108, [5, 13], {"highway": "construction"}),
+    (109, [5, 16], {"highway": "service", "access": "private"}),
+    (110, [5, 14], {"highway": "service", "access": "private", "foot": "yes"}),
+    (111, [14, 15], {"highway": "motorway"}),
+]
+
+
+def write_osm(path: Path, nodes=_NODES, ways=_WAYS) -> Path:
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", '<osm version="0.6" generator="test">']
+    for k, (lon, lat) in nodes.items():
+        lines.append(f'  <node id="{k}" version="1" lat="{lat}" lon="{lon}"/>')
+    for wid, refs, tags in ways:
+        body = "".join(f'<nd ref="{r}"/>' for r in refs)
+        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'  <way id="{wid}" version="1">{body}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("SITING_CACHE_DIR", str(d))
+    return d
+
+
+def _edges(raw: _osm.RawNetwork) -> set[tuple[int, int]]:
+    ids = raw.osmid
+    return {tuple(sorted((int(ids[a]), int(ids[b])))) for a, b in zip(raw.u, raw.v, strict=True)}
+
+
+def test_walkable_filter_and_largest_component(tmp_path: Path) -> None:
+    raw = _osm.read_osm(write_osm(tmp_path / "t.osm"))
+    # kept: residential (oneway ignored), footway, service, private with foot=yes
+    assert _edges(raw) == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 14)}
+    assert sorted(raw.osmid.tolist()) == [1, 2, 3, 4, 5, 14]
+    rep = raw.report
+    assert rep["ways_total"] == 11
+    assert rep["ways_dropped"] == {
+        "access=private/no": 1,
+        "area=yes": 1,
+        "foot=no": 1,
+        "highway=construction": 1,
+        "motorway": 1,
+        "not highway": 1,
+    }
+    assert rep["nodes_dropped_outside_largest_component"] == 2  # the island 8-9
+    # great-circle length of 0.001 degree of longitude at 31.2 N
+    one = raw.length[0]
+    assert one == pytest.approx(95.1, abs=0.2)
+
+
+def test_walkable_rules() -> None:
+    assert _osm.walkable({"highway": "trunk"}) == ""
+    assert _osm.walkable({"highway": "trunk", "foot": "no"}) == "foot=no"
+    assert _osm.walkable({"highway": "primary", "motorroad": "yes"}) == "motorway"
+    assert _osm.walkable({"highway": "motorway", "foot": "yes"}) == ""
+    assert _osm.walkable({"highway": "service", "access": "no", "foot": "designated"}) == ""
+    assert _osm.walkable({"building": "yes"}) == "not highway"
+
+
+def test_from_osm_network_and_oneway_ignored(tmp_path: Path) -> None:
+    net = WalkNetwork.from_osm(write_osm(tmp_path / "t.osm"))
+    assert net.crs.to_epsg() == 32651
+    assert net.n_nodes == 6 and net.n_edges == 5
+    x, y = net.x, net.y
+    # node order follows OSM id: 1..5, 14; walking against the oneway 3 -> 1 works
+    d = net.distances([[x[2], y[2]]], [[x[0], y[0]]], 1000).toarray()[0, 0]
+    assert d == pytest.approx(net.length[0] + net.length[1])
+    assert net.report["cached"] is False
+
+
+def test_compressed_xml(tmp_path: Path) -> None:
+    plain = write_osm(tmp_path / "t.osm")
+    comp = tmp_path / "t.osm.bz2"
+    comp.write_bytes(bz2.compress(plain.read_bytes()))
+    assert WalkNetwork.from_osm(comp, cache=False).n_edges == 5
+
+
+def test_cache_reused_and_invalidated(tmp_path: Path, _cache: Path) -> None:
+    path = write_osm(tmp_path / "t.osm")
+    first = WalkNetwork.from_osm(path)
+    files = list((_cache / "networks").glob("*.npz"))
+    assert len(files) == 1
+    second = WalkNetwork.from_osm(path)
+    assert second.report["cached"] is True
+    np.testing.assert_array_equal(first.x, second.x)
+    np.testing.assert_array_equal(first.length, second.length)
+    # the file changes (the footway 3-4 is now a building): parsed again, new cache entry
+    ways = [(w, r, {"building": "yes"} if w == 102 else t) for w, r, t in _WAYS]
+    write_osm(path, ways=ways)
+    os.utime(path, (1, 1))  # even with an old mtime, the content hash differs
+    third = WalkNetwork.from_osm(path)
+    assert third.report["cached"] is False
+    assert third.n_nodes == 3  # 1-2-3 is now the largest component
+    assert len(list((_cache / "networks").glob("*.npz"))) == 2
+
+
+def test_crs_option(tmp_path: Path) -> None:
+    net = WalkNetwork.from_osm(write_osm(tmp_path / "t.osm"), crs="EPSG:4547")
+    assert net.crs.to_epsg() == 4547
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("", "empty"),
+        ("this is not xml at all", "cannot read it as OpenStreetMap"),
+        ('<?xml version="1.0"?><osm version="0.6"></osm>', "no OSM ways"),
+    ],
+)
+def test_bad_files(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "bad.osm"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        WalkNetwork.from_osm(path)
+
+
+def test_no_walkable_ways(tmp_path: Path) -> None:
+    path = write_osm(tmp_path / "b.osm", ways=[(1, [1, 2, 3, 1], {"building": "yes"})])
+    with pytest.raises(InputError, match=r"b\.osm: highway: none of its 1 ways"):
+        WalkNetwork.from_osm(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        WalkNetwork.from_osm(tmp_path / "nope.osm")
+
+
+def test_osmnx_engine_agrees(tmp_path: Path) -> None:
+    path = write_osm(tmp_path / "t.osm")
+    a = WalkNetwork.from_osm(path, cache=False)
+    b = WalkNetwork.from_osm(path, engine="osmnx", cache=False)
+    # osmnx does not keep the foot tag: its foot=no path 4-7 survives and the private
+    # service 5-14 with foot=yes is dropped; the street 1-2-3-4-5 is the same in both
+    assert b.n_edges == a.n_edges
+    pa = np.column_stack([a.x, a.y])[:5]
+    m1 = a.distances(pa, pa, 2000).toarray()
+    m2 = b.distances(pa, pa, 2000).toarray()
+    np.testing.assert_allclose(m1, m2, rtol=1e-9)
+
+
+def test_graphml_round_trip(tmp_path: Path) -> None:
+    import osmnx as ox
+
+    G = ox.graph_from_xml(write_osm(tmp_path / "t.osm"), simplify=False)
+    ox.save_graphml(G, tmp_path / "g.graphml")
+    net = WalkNetwork.from_file(tmp_path / "g.graphml")
+    assert net.crs.to_epsg() == 32651 and net.n_nodes >= 6
+    bad = tmp_path / "bad.graphml"
+    bad.write_text("nonsense", encoding="utf-8")
+    with pytest.raises(InputError, match="GraphML"):
+        WalkNetwork.from_file(bad)

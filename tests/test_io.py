@@ -509,3 +509,94 @@ def test_site_with_unknown_community_id_warns(sites_table, communities_lonlat):
     ):
         sites = sio.load_sites(table, communities=communities)
     assert list(sites["community_id"]) == ["C9", "C2"]
+
+
+# --- hostile zips ----------------------------------------------------------------------------
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("../evil.shp", "climbs out of the folder with '..'"), ("a/../../evil.shp", "climbs out"),
+     ("/etc/evil.shp", "is an absolute path"), ("C:\\evil.shp", "is an absolute path"),
+     ("..\\evil.dbf", "climbs out")],
+)  # fmt: skip
+def test_zip_slip_is_refused(tmp_path, name, reason):
+    path = make_zip(tmp_path / "slip.zip", {"ok.shp": b"x", name: b"x"})
+    with pytest.raises(
+        InputError, match=rf"slip\.zip: member '.*evil.*': {reason}.* - zip the files themselves"
+    ):
+        sio.load_communities(path, name="slip.zip")
+    assert not (tmp_path.parent / "evil.shp").exists()
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    path = make_zip(
+        tmp_path / "bomb.zip", {"a.dbf": bytes(4 * 1024 * 1024)}
+    )  # 4 MB of zeros, ~4 KB packed
+    with pytest.raises(
+        InputError,
+        match=r"member 'a\.dbf': compresses [\d,]+ to 1, more than 100 to 1 \(looks like a zip bomb\)",
+    ):
+        sio.load_communities(path)
+
+
+def test_zip_too_many_members_and_too_large(tmp_path):
+    from siting import _zip
+
+    path = make_zip(tmp_path / "many.zip", {f"f{i}.txt": b"" for i in range(1001)})
+    with pytest.raises(InputError, match="holds 1001 members, more than the limit of 1000"):
+        sio.load_communities(path)
+    small = make_zip(tmp_path / "big.zip", {"a.shp": b"x" * 5000})
+    with pytest.raises(
+        InputError, match="would unpack to 5,000 bytes, more than the limit of 1,000"
+    ):
+        _zip.check_zip(small, max_bytes=1000)
+    assert [i.filename for i in _zip.check_zip(small)] == ["a.shp"]
+
+
+def test_zip_extracts_only_expected_files_and_always_cleans_up(tmp_path):
+    from siting import _zip
+
+    path = make_zip(tmp_path / "mixed.zip", {"d/a.shp": b"1", "d/run.py": b"import os", "__MACOSX/d/._a.shp": b"",
+                                             "d/b.exe": b"MZ"})  # fmt: skip
+    with _zip.safe_extract(path) as files:
+        assert [f.name for f in files] == ["a.shp"]
+        folder = files[0].parent.parent
+        assert folder.exists()
+    assert not folder.exists()
+    with pytest.raises(RuntimeError), _zip.safe_extract(path) as files:
+        folder = files[0].parent.parent
+        raise RuntimeError
+    assert not folder.exists()
+
+
+def test_zip_not_a_zip_and_wrong_contents(tmp_path, communities_lonlat):
+    (tmp_path / "fake.zip").write_bytes(b"hello")
+    with pytest.raises(InputError, match=r"fake\.zip: is not a readable zip file"):
+        sio.load_communities(tmp_path / "fake.zip")
+    empty = make_zip(tmp_path / "empty.zip", {"readme.txt": b"hi"})
+    with pytest.raises(InputError, match="holds no shapefile"):
+        sio.load_communities(empty)
+    write_shp(communities_lonlat, tmp_path / "shp", encoding="UTF-8", cpg="UTF-8")
+    (tmp_path / "shp" / "copy.shp").write_bytes((tmp_path / "shp" / "communities.shp").read_bytes())
+    with pytest.raises(
+        InputError, match=r"holds several data files: communities\.shp, copy\.shp - zip exactly one"
+    ):
+        sio.load_communities(zip_folder(tmp_path / "shp", tmp_path / "two.zip"))
+
+
+def test_upload_size_limit(monkeypatch):
+    from siting import settings
+
+    monkeypatch.setattr(settings, "MAX_UPLOAD_BYTES", 10)
+    buf = io.BytesIO(b"id,lon,lat\n" + b"x" * 100)
+    buf.name = "big.csv"
+    with pytest.raises(InputError, match=r"big\.csv: is larger than the limit of 10 bytes"):
+        sio.load_sites(buf)

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +130,104 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_scenario)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    p = sub.add_parser("propose", help="where new stations should go (location models)")
+    _add_inputs(p)
+    _add_eval_options(p)
+    p.add_argument(
+        "--model",
+        choices=("mclp", "lscp", "pmedian"),
+        default="mclp",
+        help="mclp: most residents within --radius with --p new stations (default); "
+        "lscp: fewest stations covering everyone reachable; pmedian: least walking",
+    )
+    p.add_argument("--p", type=int, default=3, help="number of new stations (default: 3)")
+    p.add_argument(
+        "--radius",
+        type=float,
+        default=None,
+        metavar="M",
+        help="walking radius in metres (default: the station's service radius)",
+    )
+    p.add_argument(
+        "--candidates",
+        default="auto",
+        metavar="PATH|auto",
+        help="candidate sites file, or auto: street intersections and OSM squares/"
+        "parks from the roads file (plus the demo's vacant buildings)",
+    )
+    p.add_argument(
+        "--capacity",
+        action="store_true",
+        help="limit each site to the residents its floor area can serve",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=settings.SOLVER_TIME_LIMIT_S,
+        metavar="S",
+        help="solver time limit in seconds (default: 60)",
+    )
+    p.add_argument("--out", default="out/propose", metavar="DIR")
+    p.set_defaults(func=cmd_propose)
+
+    p = sub.add_parser("plan", help="three-year upgrade plan against the compliance targets")
+    _add_inputs(p)
+    _add_eval_options(p)
+    p.add_argument("--years", type=int, default=3, help="programme years (default: 3)")
+    p.add_argument(
+        "--targets",
+        default=None,
+        metavar="T1,T2,...",
+        help="compliance target per year (default: the standard's, 0.6,0.8,1.0)",
+    )
+    p.add_argument(
+        "--budget",
+        default=None,
+        metavar="YUAN[,YUAN...]",
+        help="total budget in yuan, or one figure per year (default: no limit)",
+    )
+    p.add_argument(
+        "--start-year",
+        type=int,
+        default=None,
+        help="calendar year of programme year 1 (default: this year)",
+    )
+    p.add_argument(
+        "--candidates",
+        default=None,
+        metavar="PATH",
+        help="vacant buildings sites may move to (default: the demo's, or none)",
+    )
+    p.add_argument("--cost-enlarge", type=float, default=6000.0, metavar="YUAN_PER_M2")
+    p.add_argument("--cost-fitout", type=float, default=2500.0, metavar="YUAN_PER_M2")
+    p.add_argument("--cost-new", type=float, default=8000.0, metavar="YUAN_PER_M2")
+    p.add_argument("--out", default="out/plan", metavar="DIR")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("estate", help="new-estate check: required space, coverage, proposed site")
+    _add_inputs(p)
+    p.add_argument("--standard", default=settings.DEFAULT_STANDARD, metavar="NAME|PATH")
+    p.add_argument(
+        "--estate",
+        default=None,
+        metavar="PATH",
+        help="the estate polygon (default with the demo: its planned estate)",
+    )
+    p.add_argument(
+        "--households",
+        type=float,
+        default=None,
+        help="planned households (default: the estate file's households field)",
+    )
+    p.add_argument(
+        "--proposed-site",
+        default=None,
+        metavar="PATH",
+        help="the developer's proposed site (a point with floor_area_m2)",
+    )
+    p.add_argument("--out", default="out/estate", metavar="DIR")
+    p.set_defaults(func=cmd_estate)
     return parser
-
-
-# Subcommands registered by later modules (propose, plan, estate) append to this list.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def _progress(msg: str) -> None:
@@ -255,6 +346,236 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     else:
         store.delete(args.names[0], version=args.scenario_version)
         print(f"deleted {args.names[0]}")
+    return 0
+
+
+def _floats(text: str | None, option: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise InputError.one(
+            "",
+            "",
+            option,
+            f"{text!r} is not a list of numbers",
+            f"give numbers separated by commas, e.g. {option} 0.6,0.8,1.0",
+        ) from None
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from siting import io
+    from siting.candidates import auto_candidates
+    from siting.maps import proposals_map, save_map
+    from siting.pipeline import demo_paths, evaluate_inputs
+    from siting.propose import propose
+
+    inputs, network = _load(args)
+    ev = evaluate_inputs(
+        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+    )
+    if args.candidates == "auto":
+        extra = None
+        if inputs.is_demo:
+            extra = io.load_candidates(demo_paths()["candidates"], communities=inputs.communities)
+        if network.kind != "network":
+            if extra is None:
+                raise InputError.one(
+                    "",
+                    "",
+                    "--candidates",
+                    "auto candidates need a road network",
+                    "give --roads PATH or --candidates PATH",
+                )
+            cands = extra
+        else:
+            cands = auto_candidates(network, inputs.communities, roads=inputs.roads, extra=extra)
+    else:
+        cands = io.load_candidates(
+            args.candidates, coords=args.coords, crs=args.crs, communities=inputs.communities
+        )
+    _progress(
+        f"solving {args.model} over {len(ev.demand):,} demand points x "
+        f"{len(cands):,} candidates ..."
+    )
+    res = propose(
+        ev,
+        network,
+        cands,
+        communities=inputs.communities,
+        sites=inputs.sites,
+        model=args.model,
+        p=args.p,
+        radius=args.radius,
+        capacity=args.capacity,
+        standard=args.standard,
+        time_limit=args.time_limit,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.stations.to_crs(4326).to_file(out / "proposals.geojson", driver="GeoJSON")
+    (out / "summary.json").write_text(
+        json.dumps(res.summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    save_map(proposals_map(ev, res.stations, after=res.after), out / "map.html")
+    s = res.summary
+    print(
+        f"{args.model}: {s['status']} (gap {s['gap']:.2%}) in {s['solve_time_s']:.1f} s; "
+        f"coverage {s['coverage_rate_before']:.1%} -> {s['coverage_rate_after']:.1%} "
+        f"({s['distance_mode']})"
+    )
+    for r in res.stations.itertuples():
+        print(f"  {r.rank}. {r.id} {r.name} [{r.action}] +{r.population_added:,.0f} residents")
+    print(f"wrote proposals.geojson, summary.json, map.html to {out}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from siting import io
+    from siting.pipeline import demo_paths, evaluate_inputs
+    from siting.plan import PlanCosts, plan_chart, plan_upgrades
+    from siting.report import write_table_xlsx
+
+    inputs, network = _load(args)
+    ev = evaluate_inputs(
+        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+    )
+    targets = _floats(args.targets, "--targets")
+    if targets is not None and len(targets) != args.years:
+        raise InputError.one(
+            "",
+            "",
+            "--targets",
+            f"{len(targets)} targets for {args.years} years",
+            "give one target per year, e.g. --targets 0.6,0.8,1.0",
+        )
+    if targets is None and args.years != 3:
+        raise InputError.one(
+            "",
+            "",
+            "--targets",
+            f"--years {args.years} needs its own targets",
+            "give one target per year with --targets",
+        )
+    budget = _floats(args.budget, "--budget")
+    cand_path = args.candidates or (demo_paths()["candidates"] if inputs.is_demo else None)
+    cands = (
+        None
+        if cand_path is None
+        else io.load_candidates(
+            cand_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+        )
+    )
+    plan = plan_upgrades(
+        ev,
+        communities=inputs.communities,
+        candidates=cands,
+        network=network,
+        standard=args.standard,
+        targets=targets,
+        budget=budget,
+        costs=PlanCosts(args.cost_enlarge, args.cost_fitout, args.cost_new),
+        start_year=args.start_year,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan.actions.to_csv(out / "plan.csv", index=False, encoding="utf-8-sig")
+    write_table_xlsx({"计划 plan": plan.actions, "年度 years": plan.years}, out / "plan.xlsx")
+    plan_chart(plan, out / "plan.png", baseline=ev.summary.get("compliance_rate"))
+    (out / "summary.json").write_text(
+        json.dumps(plan.summary(), ensure_ascii=False, indent=2, default=float), encoding="utf-8"
+    )
+    for r in plan.years.itertuples():
+        flag = "met" if r.met else f"NOT met ({r.sites_short} sites short)"
+        print(
+            f"year {r.year} ({r.calendar_year}): {r.compliance_rate:.0%} vs target "
+            f"{r.target_rate:.0%} {flag}; cost {r.cost_yuan:,.0f} yuan"
+        )
+    for note in plan.notes:
+        print(note)
+    print(
+        f"{len(plan.actions)} upgrades, total {plan.total_cost_yuan:,.0f} yuan; "
+        f"wrote plan.csv, plan.xlsx, plan.png, summary.json to {out}"
+    )
+    return 0
+
+
+def cmd_estate(args: argparse.Namespace) -> int:
+    from siting import io
+    from siting.estate import check_estate
+    from siting.maps import estate_map, save_map
+    from siting.pipeline import demo_paths
+
+    inputs, network = _load(args)
+    estate_path = args.estate
+    proposed_path = args.proposed_site
+    if estate_path is None:
+        if not inputs.is_demo:
+            raise InputError.one(
+                "", "", "--estate", "no estate given", "give the estate polygon with --estate PATH"
+            )
+        estate_path = demo_paths()["estate"]
+        proposed_path = proposed_path or demo_paths()["estate_site"]
+    estate = io.load_estate(
+        estate_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+    )
+    households = args.households
+    if households is None:
+        hh = estate["households"].iat[0] if "households" in estate else float("nan")
+        if not hh == hh:  # NaN
+            raise InputError.one(
+                str(estate_path),
+                "",
+                "households",
+                "the estate file has no households",
+                "give --households N",
+            )
+        households = float(hh)
+    proposed = None
+    if proposed_path is not None:
+        proposed = io.load_candidates(
+            proposed_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+        )
+    res = check_estate(
+        estate,
+        households,
+        sites=inputs.sites,
+        network=network,
+        standard=args.standard,
+        proposed_site=proposed,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "estate.json").write_text(
+        json.dumps(res.as_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    verdict = ("通过 PASS" if res.passed else "不通过 FAIL") if res.passed is not None else None
+    save_map(
+        estate_map(
+            estate,
+            sites=inputs.sites,
+            proposed_site=proposed,
+            suggested_site=res.suggested,
+            radius_m=res.radius_m,
+            verdict=[verdict or "", *res.reasons],
+        ),
+        out / "map.html",
+    )
+    print(
+        f"households {res.households:,.0f} (~{res.population:,.0f} residents): required floor "
+        f"area {res.required_floor_area_m2:,.0f} m2"
+    )
+    print(
+        f"existing stations cover {res.covered_share_existing:.0%} of the estate within "
+        f"{res.radius_m:,.0f} m ({res.distance_mode})"
+    )
+    if verdict:
+        print(f"proposed site: {verdict}")
+        for zh, en in zip(res.reasons, res.reasons_en, strict=True):
+            print(f"  - {zh} / {en}")
+    sug = res.suggested.to_crs(4326).geometry.iat[0]
+    print(f"suggested location: {sug.y:.6f}N {sug.x:.6f}E; wrote estate.json, map.html to {out}")
     return 0
 
 

@@ -121,7 +121,7 @@ def load_network(roads: str | None, communities: gpd.GeoDataFrame) -> Any:
 
     if roads is None:
         return EuclideanNetwork(communities.crs)
-    net = WalkNetwork.from_osm(roads, crs=communities.crs)
+    net = WalkNetwork.from_file(roads, crs=communities.crs)
     check_covers(net, communities, "communities")
     return net
 

@@ -1,0 +1,274 @@
+"""Candidate locations for new stations.
+
+Three sources, combined by :func:`auto_candidates`:
+
+- a user file of vacant public buildings or parcels (:func:`siting.io.load_candidates`);
+- network nodes along streets (沿街): street intersections thinned to one per grid cell, because
+  the standards ask new sites to front a road (seed 002: 沿路沿街);
+- OSM features in the roads file where residents already gather without a point (seed 000 names
+  squares and fitness spots): parks, squares, pedestrian areas, community centres, fitness
+  stations.
+
+Candidates in water or outside the district (the union of the communities) are dropped.
+All frames use the canonical candidate columns ``id, name, source, floor_area_m2,
+ground_floor_area_m2, geometry``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "auto_candidates",
+    "exclude",
+    "osm_features",
+    "street_nodes",
+]
+
+CANDIDATE_COLUMNS = ["id", "name", "source", "floor_area_m2", "ground_floor_area_m2", "geometry"]
+
+#: OSM tags of places where residents gather (key -> accepted values).
+GATHERING_TAGS: dict[str, tuple[str, ...]] = {
+    "leisure": ("park", "fitness_station", "playground", "common", "garden"),
+    "place": ("square",),
+    "amenity": ("community_centre", "social_centre", "townhall", "social_facility"),
+    "highway": ("pedestrian",),
+}
+#: OSM tags of water areas (candidates inside are dropped).
+WATER_TAGS: dict[str, tuple[str, ...]] = {
+    "natural": ("water", "wetland"),
+    "waterway": ("riverbank", "river", "canal", "dock"),
+    "landuse": ("reservoir", "basin"),
+    "water": (),
+}
+
+SOURCE_LABELS_ZH = {
+    "file": "用户提供",
+    "vacant_building": "闲置公共用房",
+    "street": "沿街节点",
+    "park": "公园",
+    "square": "广场",
+    "fitness_station": "健身点",
+    "community_centre": "社区用房",
+    "osm": "OSM 设施",
+}
+
+
+def _frame(
+    ids: Any, names: Any, source: Any, geometry: Any, crs: Any, area: Any = np.nan
+) -> gpd.GeoDataFrame:
+    n = len(geometry)
+    return gpd.GeoDataFrame(
+        {
+            "id": np.asarray(ids, dtype=object),
+            "name": np.asarray(names, dtype=object),
+            "source": np.broadcast_to(np.asarray(source, dtype=object), (n,)).copy(),
+            "floor_area_m2": np.broadcast_to(np.asarray(area, dtype=float), (n,)).copy(),
+            "ground_floor_area_m2": np.full(n, np.nan),
+        },
+        geometry=gpd.GeoSeries(geometry, crs=crs).values,
+        crs=crs,
+    )
+
+
+def street_nodes(network: Any, *, spacing: float = 200.0) -> gpd.GeoDataFrame:
+    """Street intersections of a walking network, at most one per ``spacing`` m grid cell.
+
+    Intersections (degree >= 3) are where a site fronts more than one street; thinning keeps
+    the location models small without losing the spread of the network.
+
+    Parameters
+    ----------
+    network
+        A :class:`~siting.network.WalkNetwork`.
+    spacing
+        Grid cell size in metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Canonical candidate columns, ``source="street"``, ids ``N<node index>``.
+    """
+    if getattr(network, "kind", "") != "network":
+        raise InputError.one(
+            "",
+            "",
+            "--candidates",
+            "street candidates need a road network",
+            "give --roads PATH, or a candidates file with --candidates PATH",
+        )
+    degree = np.diff(network.indptr)
+    nodes = np.flatnonzero(degree >= 3)
+    if len(nodes) == 0:
+        nodes = np.arange(len(network.x))
+    cx = np.floor(network.x[nodes] / spacing).astype(np.int64)
+    cy = np.floor(network.y[nodes] / spacing).astype(np.int64)
+    # within a cell keep the node of highest degree (the busiest crossing)
+    order = np.lexsort((-degree[nodes], cy, cx))
+    keys = np.column_stack([cx[order], cy[order]])
+    _, first = np.unique(keys, axis=0, return_index=True)
+    keep = np.sort(nodes[order[first]])
+    geom = shapely.points(network.x[keep], network.y[keep])
+    ids = np.char.add("N", keep.astype(str))
+    names = np.char.add("沿街节点 ", keep.astype(str))
+    return _frame(ids, names, "street", geom, network.crs)
+
+
+def _match(tags: Any, table: dict[str, tuple[str, ...]]) -> str | None:
+    for key, values in table.items():
+        v = tags.get(key)
+        if v is not None and (not values or v in values):
+            return v if key != "highway" else "square"
+    return None
+
+
+def osm_features(path: str | Path, *, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoSeries]:
+    """Gathering places and water areas from an OSM file (XML or PBF).
+
+    Parameters
+    ----------
+    path
+        The OSM file (the same one as the roads).
+    crs
+        Metric CRS of the result.
+
+    Returns
+    -------
+    candidates : geopandas.GeoDataFrame
+        One point per park, square, pedestrian area, community centre or fitness station
+        (a point inside its area), ``source`` the feature type, ids ``OSM<type><id>``.
+    water : geopandas.GeoSeries
+        Water polygons (for :func:`exclude`).
+    """
+    import osmium
+
+    label = Path(path).name
+    wkb = osmium.geom.WKBFactory()
+    ids: list[str] = []
+    names: list[str] = []
+    kinds: list[str] = []
+    geoms: list[bytes] = []
+    water: list[bytes] = []
+    keys = set(GATHERING_TAGS) | set(WATER_TAGS) | {"area"}
+    try:
+        fp = (
+            osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.KeyFilter(*keys))
+        )
+        for obj in fp:
+            tags = obj.tags
+            is_area = isinstance(obj, osmium.osm.Area)
+            if is_area and _match(tags, WATER_TAGS) is not None:
+                try:
+                    water.append(wkb.create_multipolygon(obj))
+                except RuntimeError:
+                    pass
+                continue
+            kind = _match(tags, GATHERING_TAGS)
+            if kind is None:
+                continue
+            if tags.get("highway") == "pedestrian" and tags.get("area") != "yes":
+                continue  # a pedestrian street, not a square
+            try:
+                if is_area:
+                    g = wkb.create_multipolygon(obj)
+                    oid = f"OSM{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
+                elif isinstance(obj, osmium.osm.Node):
+                    g = wkb.create_point(obj)
+                    oid = f"OSMn{obj.id}"
+                else:
+                    continue  # ways are seen again as areas when closed
+            except RuntimeError:
+                continue  # broken geometry in the extract: skip, as osmium does
+            ids.append(oid)
+            names.append(tags.get("name", "") or SOURCE_LABELS_ZH.get(kind, kind))
+            kinds.append(kind)
+            geoms.append(g)
+    except RuntimeError as exc:
+        raise InputError.one(
+            label,
+            "",
+            "",
+            f"cannot read OSM features: {exc}",
+            "give an OSM XML (.osm, .osm.gz, .osm.bz2) or PBF file",
+        ) from exc
+    shapes = gpd.GeoSeries(shapely.from_wkb(geoms), crs=4326).to_crs(crs)
+    points = shapely.point_on_surface(shapes.values)
+    cands = _frame(ids, names, kinds, points, crs)
+    water_s = gpd.GeoSeries(shapely.from_wkb(water), crs=4326).to_crs(crs)
+    logger.info("OSM features: %d gathering places, %d water areas", len(cands), len(water_s))
+    return cands, water_s
+
+
+def exclude(
+    candidates: gpd.GeoDataFrame,
+    *,
+    district: Any = None,
+    water: gpd.GeoSeries | None = None,
+) -> gpd.GeoDataFrame:
+    """Drop candidates outside ``district`` (a polygon) or inside ``water`` polygons."""
+    keep = np.ones(len(candidates), dtype=bool)
+    geom = candidates.geometry.values
+    if district is not None:
+        keep &= shapely.covers(district, geom)
+    if water is not None and len(water):
+        tree = shapely.STRtree(water.values)
+        inside = tree.query(geom, predicate="within")
+        keep[np.unique(inside[0])] = False
+    dropped = int((~keep).sum())
+    if dropped:
+        logger.info("dropped %d candidates outside the district or in water", dropped)
+    return candidates[keep].reset_index(drop=True)
+
+
+def auto_candidates(
+    network: Any,
+    communities: gpd.GeoDataFrame,
+    *,
+    roads: str | Path | None = None,
+    water: gpd.GeoSeries | None = None,
+    extra: gpd.GeoDataFrame | None = None,
+    spacing: float = 200.0,
+) -> gpd.GeoDataFrame:
+    """Street-node candidates plus OSM gathering places (and ``extra``), cleaned.
+
+    Parameters
+    ----------
+    network
+        The walking network (street nodes come from it).
+    communities
+        The district's communities; candidates outside them are dropped.
+    roads
+        The OSM roads file, read again for parks, squares and water (skipped when None or not
+        an OSM file).
+    water
+        Extra water polygons to exclude.
+    extra
+        Candidates from a user file, kept first.
+    """
+    parts = []
+    if extra is not None and len(extra):
+        parts.append(extra[CANDIDATE_COLUMNS])
+    waters = [] if water is None else [water.to_crs(communities.crs)]
+    if roads is not None and Path(roads).suffix.lower() != ".graphml":
+        feats, w = osm_features(roads, crs=communities.crs)
+        parts.append(feats)
+        waters.append(w)
+    parts.append(street_nodes(network, spacing=spacing))
+    cands = pd.concat(parts, ignore_index=True)
+    cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=communities.crs)
+    cands = cands.drop_duplicates(subset="id", keep="first")
+    district = shapely.union_all(communities.geometry.values)
+    all_water = pd.concat(waters, ignore_index=True) if waters else None
+    return exclude(cands, district=district, water=all_water)

@@ -1,0 +1,339 @@
+"""The new-estate check (新建小区配建核查).
+
+For a planned residential estate (a polygon and its number of households) the planning bureau
+asks: how much community space must the developer build (配建), is the estate already within
+walking reach of an existing station, and does the developer's proposed site pass (floor area,
+ground-floor share, fronting a street, inside the estate or within its walking catchment)?
+When no site is proposed, a location is suggested: the street node on or inside the estate
+boundary with the least total walking distance to the estate's residents.
+
+Rules (with the standard's figures):
+
+- required floor area = max(households / 100 x ``min_m2_per_100_households`` of a station,
+  the station's ``min_floor_area_m2``): the estate forms its own community, so it needs a
+  station of at least the station minimum;
+- ground floor share >= the station's ``min_ground_floor_share``;
+- fronting a street: within :data:`STREET_FRONT_M` of a walkable street (沿路沿街, seed 002);
+- placement: inside the estate, or reaching at least ``covered_min_share`` of the estate's
+  residents within the station's service radius.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting import schema
+from siting._errors import InputError
+from siting.demand import demand_points
+from siting.standards import Standard, load_standard
+
+__all__ = ["PERSONS_PER_HOUSEHOLD", "STREET_FRONT_M", "EstateCheck", "check_estate"]
+
+#: Residents per household used to turn households into population (China 2020 census: 2.62).
+PERSONS_PER_HOUSEHOLD = 2.62
+#: A site "fronts a street" when a walkable street passes within this many metres.
+STREET_FRONT_M = 30.0
+
+
+@dataclass(frozen=True)
+class EstateCheck:
+    """The verdict on one estate.
+
+    ``passed`` is None when no site was proposed (there is only a suggestion); ``reasons`` and
+    ``reasons_en`` list every failed rule; ``notes`` explain the figures.
+    """
+
+    households: float
+    population: float
+    required_floor_area_m2: float
+    required_by_households_m2: float
+    station_minimum_m2: float
+    min_ground_floor_share: float
+    radius_m: float
+    covered_share_existing: float
+    covering_sites: list[str]
+    proposed: dict[str, Any] | None
+    passed: bool | None
+    reasons: list[str]
+    reasons_en: list[str]
+    checks: pd.DataFrame
+    suggested: gpd.GeoDataFrame
+    distance_mode: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no geometry except the suggestion's lon/lat)."""
+        sug = self.suggested.to_crs(4326)
+        return {
+            "households": self.households,
+            "population": self.population,
+            "required_floor_area_m2": self.required_floor_area_m2,
+            "required_by_households_m2": self.required_by_households_m2,
+            "station_minimum_m2": self.station_minimum_m2,
+            "min_ground_floor_share": self.min_ground_floor_share,
+            "radius_m": self.radius_m,
+            "covered_share_existing": self.covered_share_existing,
+            "covering_sites": self.covering_sites,
+            "proposed": self.proposed,
+            "passed": self.passed,
+            "reasons": self.reasons,
+            "reasons_en": self.reasons_en,
+            "checks": self.checks.to_dict(orient="records"),
+            "suggested": [{"lon": float(p.x), "lat": float(p.y)} for p in sug.geometry.values],
+            "distance_mode": self.distance_mode,
+            "notes": self.notes,
+        }
+
+
+def _street_distance(network: Any, pts: np.ndarray) -> np.ndarray:
+    """Straight-line distance from each point to the nearest walkable street segment."""
+    lines = shapely.linestrings(
+        np.stack(
+            [
+                np.column_stack([network.x[network.u], network.y[network.u]]),
+                np.column_stack([network.x[network.v], network.y[network.v]]),
+            ],
+            axis=1,
+        )
+    )
+    tree = shapely.STRtree(lines)
+    geoms = shapely.points(pts)
+    _, dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
+    return np.asarray(dist, dtype=float)
+
+
+def check_estate(
+    estate: gpd.GeoDataFrame,
+    households: float,
+    *,
+    sites: gpd.GeoDataFrame,
+    network: Any,
+    standard: Standard | str = "default",
+    proposed_site: gpd.GeoDataFrame | None = None,
+    spacing: float = 50.0,
+) -> EstateCheck:
+    """Check a new estate's 配建 requirement and the developer's proposed site.
+
+    Parameters
+    ----------
+    estate
+        One polygon (canonical, metric CRS, e.g. from :func:`siting.io.load_estate`).
+    households
+        Planned households of the estate (> 0).
+    sites
+        Existing sites (canonical frame, same CRS).
+    network
+        Distance provider in the same CRS.
+    standard
+        Standards profile.
+    proposed_site
+        The developer's site: one point with ``floor_area_m2`` and optionally
+        ``ground_floor_area_m2``.
+    spacing
+        Spacing of the estate's demand grid in metres.
+
+    Raises
+    ------
+    InputError
+        Households not a positive number, or a proposed site without its floor area.
+    """
+    std = load_standard(standard) if not isinstance(standard, Standard) else standard
+    if not (isinstance(households, int | float) and math.isfinite(households) and households > 0):
+        raise InputError.one(
+            "",
+            "",
+            "--households",
+            f"households must be a positive number, got {households!r}",
+            "give the planned number of households of the estate, e.g. --households 2400",
+        )
+    st = std.levels[schema.STATION]
+    radius = st.service_radius_m
+    population = households * PERSONS_PER_HOUSEHOLD
+    by_households = households / 100.0 * st.min_m2_per_100_households
+    required = max(by_households, st.min_floor_area_m2)
+    notes = [
+        f"配建面积按 {st.min_m2_per_100_households:g} m²/百户 计 {by_households:,.0f} m²，"
+        f"社区站最低 {st.min_floor_area_m2:,.0f} m²，取大值 {required:,.0f} m²",
+        f"人口按每户 {PERSONS_PER_HOUSEHOLD} 人估算 {population:,.0f} 人",
+    ]
+
+    poly = estate.geometry.values[0]
+    est = gpd.GeoDataFrame(
+        {
+            "id": ["estate"],
+            "population": [population],
+            "households": [households],
+            "party_members": [0.0],
+        },
+        geometry=[poly],
+        crs=estate.crs,
+    )
+    demand = demand_points(est, method="grid", spacing=spacing)
+    weights = demand["population"].to_numpy()
+    dxy = shapely.get_coordinates(demand.geometry.values)
+
+    # existing station-or-higher sites reaching the estate within their own radius
+    existing = sites[
+        sites["level"].isin(schema.STATION_OR_HIGHER) & (sites["status"] == schema.EXISTING)
+    ]
+    covered = np.zeros(len(dxy), dtype=bool)
+    covering: list[str] = []
+    if len(existing):
+        sxy = shapely.get_coordinates(existing.geometry.values)
+        radii = existing["level"].map(lambda lv: std.levels[lv].service_radius_m).to_numpy()
+        dist = network.distances(dxy, sxy, float(radii.max())).tocoo()
+        ok = dist.data <= radii[dist.col]
+        covered[np.unique(dist.row[ok])] = True
+        covering = sorted(set(existing["id"].to_numpy()[dist.col[ok]].tolist()))
+    share_existing = float(weights[covered].sum() / weights.sum()) if weights.sum() else 0.0
+    notes.append(
+        f"现有站点步行 {radius:,.0f} m 内覆盖小区居民 {share_existing:.0%}"
+        + (f"（{', '.join(covering)}）" if covering else "")
+    )
+
+    has_net = getattr(network, "kind", "") == "network"
+    rows: list[dict[str, Any]] = []
+    reasons: list[str] = []
+    reasons_en: list[str] = []
+    proposed: dict[str, Any] | None = None
+    passed: bool | None = None
+    if proposed_site is not None and len(proposed_site):
+        p = proposed_site.iloc[0]
+        area = float(p.get("floor_area_m2", np.nan))
+        ground = float(p.get("ground_floor_area_m2", np.nan))
+        if not math.isfinite(area):
+            raise InputError.one(
+                "proposed site",
+                "",
+                "floor_area_m2",
+                "the proposed site has no floor area",
+                "give the floor area in m² (建筑面积) of the developer's proposed site",
+            )
+        pxy = shapely.get_coordinates(proposed_site.geometry.values[:1])
+
+        def rule(name: str, ok: bool | None, value: str, need: str, zh: str, en: str) -> None:
+            rows.append({"check": name, "passed": ok, "value": value, "required": need})
+            if ok is False:
+                reasons.append(zh)
+                reasons_en.append(en)
+
+        rule(
+            "floor_area",
+            area >= required,
+            f"{area:,.0f} m²",
+            f">= {required:,.0f} m²",
+            f"建筑面积 {area:,.0f} m² < 应配建 {required:,.0f} m²",
+            f"floor area {area:,.0f} m2 < required {required:,.0f} m2",
+        )
+        share = ground / area if math.isfinite(ground) and area > 0 else np.nan
+        need_share = st.min_ground_floor_share
+        rule(
+            "ground_floor_share",
+            None if not math.isfinite(share) else bool(share >= need_share),
+            "unknown" if not math.isfinite(share) else f"{share:.0%}",
+            f">= {need_share:.0%}",
+            f"一层面积占比 {share:.0%} < {need_share:.0%}",
+            f"ground floor {share:.0%} < {need_share:.0%}",
+        )
+        if not math.isfinite(share):
+            reasons.append("未提供一层面积，无法核对一层占比")
+            reasons_en.append("ground-floor area not given: the ground-floor share is unchecked")
+        if has_net:
+            front = float(_street_distance(network, pxy)[0])
+            rule(
+                "fronts_street",
+                front <= STREET_FRONT_M,
+                f"{front:,.0f} m",
+                f"<= {STREET_FRONT_M:.0f} m",
+                f"距最近道路 {front:,.0f} m，未沿路沿街（应 <= {STREET_FRONT_M:.0f} m）",
+                f"{front:,.0f} m from the nearest street (should front a street, <= "
+                f"{STREET_FRONT_M:.0f} m)",
+            )
+        else:
+            rows.append(
+                {
+                    "check": "fronts_street",
+                    "passed": None,
+                    "value": "no road network",
+                    "required": f"<= {STREET_FRONT_M:.0f} m",
+                }
+            )
+        inside = bool(shapely.covers(poly, shapely.points(pxy[0])))
+        d = network.distances(dxy, pxy, radius)
+        reach = np.zeros(len(dxy), dtype=bool)
+        reach[d.tocoo().row] = True
+        reach_share = float(weights[reach].sum() / weights.sum())
+        placed = inside or reach_share >= std.covered_min_share
+        rule(
+            "placement",
+            placed,
+            "inside the estate" if inside else f"reaches {reach_share:.0%} of residents",
+            f"inside, or >= {std.covered_min_share:.0%} within {radius:,.0f} m",
+            f"站点不在小区内，且步行 {radius:,.0f} m 内仅覆盖小区居民 {reach_share:.0%}",
+            f"outside the estate and reaches only {reach_share:.0%} of its residents within "
+            f"{radius:,.0f} m",
+        )
+        passed = all(r["passed"] is not False for r in rows)
+        proposed = {
+            "floor_area_m2": area,
+            "ground_floor_area_m2": ground,
+            "inside_estate": inside,
+            "reach_share": reach_share,
+        }
+
+    suggested = _suggest(poly, network, dxy, weights, estate.crs)
+    return EstateCheck(
+        households=float(households),
+        population=float(population),
+        required_floor_area_m2=float(required),
+        required_by_households_m2=float(by_households),
+        station_minimum_m2=float(st.min_floor_area_m2),
+        min_ground_floor_share=float(st.min_ground_floor_share),
+        radius_m=float(radius),
+        covered_share_existing=share_existing,
+        covering_sites=covering,
+        proposed=proposed,
+        passed=passed,
+        reasons=reasons,
+        reasons_en=reasons_en,
+        checks=pd.DataFrame(rows, columns=["check", "passed", "value", "required"]),
+        suggested=suggested,
+        distance_mode=getattr(network, "kind", "euclidean"),
+        notes=notes,
+    )
+
+
+def _suggest(
+    poly: Any, network: Any, dxy: np.ndarray, weights: np.ndarray, crs: Any
+) -> gpd.GeoDataFrame:
+    """The street node in or at the edge of the estate with the least total walking distance
+    to the estate's residents (a 1-median); the estate's inner point without a network."""
+    if getattr(network, "kind", "") == "network":
+        zone = shapely.buffer(poly, STREET_FRONT_M)
+        nodes = np.flatnonzero(shapely.contains_xy(zone, network.x, network.y))
+        if len(nodes):
+            cxy = np.column_stack([network.x[nodes], network.y[nodes]])
+            far = 4.0 * float(np.sqrt(shapely.area(poly))) + 2000.0
+            d = network.distances(dxy, cxy, far).tocsc()
+            cost = np.asarray(d.T @ weights).ravel()
+            # a node that does not reach every resident within `far` is penalised
+            counts = np.diff(d.indptr)
+            cost = np.where(counts == len(dxy), cost, np.inf)
+            if np.isfinite(cost).any():
+                best = int(np.argmin(cost))
+                return gpd.GeoDataFrame(
+                    {"name": ["建议位置 suggested site"], "total_walk_m": [float(cost[best])]},
+                    geometry=[shapely.points(cxy[best])],
+                    crs=crs,
+                )
+    pt = shapely.point_on_surface(poly)
+    return gpd.GeoDataFrame(
+        {"name": ["建议位置 suggested site"], "total_walk_m": [np.nan]}, geometry=[pt], crs=crs
+    )

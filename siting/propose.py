@@ -1,0 +1,310 @@
+"""Proposals for new stations: geometry to matrices, a location model, before/after coverage.
+
+The location models in :mod:`siting.locate` take matrices only; this module builds them from
+the evaluation's demand points and the candidate locations over the same distance provider, and
+re-evaluates the district with the proposed stations to report coverage before and after.
+
+Columns of the model are the existing compliant station-or-higher sites (fixed: they stay),
+the existing non-compliant ones (choosing one means "upgrade it in place") and the candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting import locate, schema
+from siting._errors import InputError
+from siting.estate import PERSONS_PER_HOUSEHOLD
+from siting.standards import Standard, load_standard
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MODELS", "Proposal", "propose"]
+
+MODELS = ("mclp", "lscp", "pmedian")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Proposed stations and the figures behind them.
+
+    ``stations``: one row per proposed site (``id, name, source, action, population_added,
+    population_served, floor_area_m2, geometry``); ``action`` is ``new`` or ``upgrade``.
+    ``before``/``after``: evaluations without and with the proposals.
+    """
+
+    stations: gpd.GeoDataFrame
+    solution: locate.Solution
+    before: Any
+    after: Any
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _capacity(area: np.ndarray, std: Standard) -> np.ndarray:
+    """Residents a site can serve: its space at the households standard, capped by the
+    station's maximum; a site without a known area is taken as built to standard."""
+    st = std.levels[schema.STATION]
+    per100 = st.min_m2_per_100_households
+    with np.errstate(invalid="ignore"):
+        by_area = area / per100 * 100.0 * PERSONS_PER_HOUSEHOLD if per100 > 0 else np.inf
+    cap = np.where(np.isfinite(area), np.minimum(by_area, st.max_population), st.max_population)
+    return np.asarray(cap, dtype=float)
+
+
+def propose(
+    evaluation: Any,
+    network: Any,
+    candidates: gpd.GeoDataFrame,
+    *,
+    communities: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    model: str = "mclp",
+    p: int = 3,
+    radius: float | None = None,
+    capacity: bool = False,
+    standard: Standard | str = "default",
+    time_limit: float = 60.0,
+) -> Proposal:
+    """Choose new stations with a location model and evaluate the district with them.
+
+    Parameters
+    ----------
+    evaluation
+        Evaluation of the current district (its demand points are the model's rows).
+    network
+        The distance provider used for the evaluation.
+    candidates
+        Candidate locations (canonical candidate columns).
+    communities, sites
+        The canonical inputs (for the after-evaluation).
+    model
+        ``mclp`` (at most ``p`` new sites, most residents within ``radius``), ``lscp`` (fewest
+        sites covering every resident that can be covered) or ``pmedian`` (``p`` new sites,
+        least total walking distance).
+    p
+        Number of new stations (mclp, pmedian).
+    radius
+        Walking radius in metres (default: the station's service radius).
+    capacity
+        Limit each site to the residents its floor area can serve (30 m² per 100 households).
+    standard
+        Standards profile.
+    time_limit
+        Solver time limit in seconds.
+
+    Raises
+    ------
+    InputError
+        Unknown model, p < 1, radius not positive, or no candidates.
+    """
+    from siting.evaluate import evaluate
+
+    std = load_standard(standard) if not isinstance(standard, Standard) else standard
+    if model not in MODELS:
+        raise InputError.one(
+            "", "", "--model", f"unknown model {model!r}", f"use one of {', '.join(MODELS)}"
+        )
+    if model != "lscp" and (not isinstance(p, int | np.integer) or p < 1):
+        raise InputError.one(
+            "", "", "--p", f"number of new stations must be >= 1, got {p!r}", "give e.g. --p 3"
+        )
+    radius = float(std.levels[schema.STATION].service_radius_m if radius is None else radius)
+    if not radius > 0:
+        raise InputError.one(
+            "",
+            "",
+            "--radius",
+            f"radius must be > 0 m, got {radius}",
+            "give a walking radius in metres, e.g. --radius 500",
+        )
+    if candidates is None or len(candidates) == 0:
+        raise InputError.one(
+            "",
+            "",
+            "--candidates",
+            "there are no candidate locations",
+            "give a candidates file or --candidates auto with a road network",
+        )
+
+    ev_sites = evaluation.sites
+    soh = (
+        ev_sites["level"].isin(schema.STATION_OR_HIGHER).to_numpy()
+        & (ev_sites["status"] == schema.EXISTING).to_numpy()
+    )
+    comp = ev_sites["compliant"].to_numpy(dtype=bool)
+    fixed_sites = ev_sites[soh & comp]
+    upg_sites = ev_sites[soh & ~comp]
+    cols = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "id": fixed_sites["site_id"],
+                    "name": fixed_sites["name"],
+                    "source": "existing",
+                    "action": "keep",
+                    "floor_area_m2": fixed_sites["floor_area_m2"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "id": upg_sites["site_id"],
+                    "name": upg_sites["name"],
+                    "source": "existing",
+                    "action": "upgrade",
+                    "floor_area_m2": np.nan,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "id": candidates["id"].to_numpy(),
+                    "name": candidates["name"].to_numpy(),
+                    "source": candidates["source"].to_numpy(),
+                    "action": "new",
+                    "floor_area_m2": candidates["floor_area_m2"].to_numpy(dtype=float),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    geoms = np.concatenate(
+        [fixed_sites.geometry.values, upg_sites.geometry.values, candidates.geometry.values]
+    )
+    n_fixed = len(fixed_sites)
+    fixed = np.arange(n_fixed)
+    demand = evaluation.demand
+    w = demand["population"].to_numpy(dtype=float)
+    dxy = shapely.get_coordinates(demand.geometry.values)
+    cxy = shapely.get_coordinates(geoms)
+    cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
+
+    if model == "pmedian":
+        far = max(3.0 * radius, 3000.0)
+        cost = network.distances(dxy, cxy, far).tocsr()
+        reach = np.diff(cost.indptr) > 0
+        if not reach.all():
+            logger.info(
+                "p-median: %d demand points beyond %.0f m of every column left out",
+                int((~reach).sum()),
+                far,
+            )
+        sol = locate.p_median(
+            cost[reach],
+            p + n_fixed,
+            weights=w[reach],
+            fixed=fixed,
+            capacity=cap,
+            time_limit=time_limit,
+        )
+    else:
+        cov = network.distances(dxy, cxy, radius).tocsr()
+        cov.data[:] = 1.0
+        if model == "mclp":
+            sol = locate.mclp(cov, w, p, fixed=fixed, capacity=cap, time_limit=time_limit)
+        else:
+            coverable = np.diff(cov.indptr) > 0
+            sol = locate.lscp(
+                cov[coverable],
+                fixed=fixed,
+                capacity=cap,
+                demand=w[coverable] if cap is not None else None,
+                time_limit=time_limit,
+            )
+    if sol.status in ("infeasible", "unsolved"):
+        raise InputError.one(
+            "",
+            "",
+            "--model",
+            f"the {model} model is {sol.status} with these settings",
+            "allow more stations (--p), a larger --radius, more candidates, or drop --capacity",
+        )
+
+    chosen = np.setdiff1d(sol.selected, fixed)
+    picked = cols.iloc[chosen].reset_index(drop=True)
+    stations = gpd.GeoDataFrame(picked, geometry=list(geoms[chosen]), crs=ev_sites.crs)
+
+    # evaluate the district with the proposals: new ones as stations built to standard
+    st = std.levels[schema.STATION]
+    new = stations[stations["action"] == "new"]
+    area = np.where(
+        np.isfinite(new["floor_area_m2"].to_numpy(dtype=float)),
+        np.maximum(new["floor_area_m2"].to_numpy(dtype=float), st.min_floor_area_m2),
+        st.min_floor_area_m2,
+    )
+    add = gpd.GeoDataFrame(
+        {
+            "id": "NEW-" + new["id"].astype(str),
+            "name": "拟建站 " + new["name"].astype(str),
+            "level": schema.STATION,
+            "floor_area_m2": area,
+            "ground_floor_area_m2": area,
+            "community_id": "",
+            "status": schema.EXISTING,
+            "upgrade_year": np.nan,
+        },
+        geometry=new.geometry.values,
+        crs=sites.crs,
+    )
+    after_sites = sites.copy()
+    up_ids = set(stations.loc[stations["action"] == "upgrade", "id"])
+    if up_ids:
+        m = after_sites["id"].isin(up_ids)
+        req = np.fmax(
+            after_sites.loc[m, "floor_area_m2"].to_numpy(dtype=float), st.min_floor_area_m2
+        )
+        after_sites.loc[m, "floor_area_m2"] = req
+        after_sites.loc[m, "ground_floor_area_m2"] = req
+    after_sites = pd.concat([after_sites, add], ignore_index=True)
+    after = evaluate(
+        communities,
+        gpd.GeoDataFrame(after_sites, crs=sites.crs),
+        network,
+        standard=std,
+        demand=demand,
+    )
+
+    # residents newly covered, credited to the nearest proposed station reaching them
+    newly = after.demand["covered"].to_numpy() & ~evaluation.demand["covered"].to_numpy()
+    pos = pd.Index(after.sites["site_id"]).get_indexer(
+        np.where(
+            stations["action"] == "new",
+            "NEW-" + stations["id"].astype(str),
+            stations["id"].astype(str),
+        )
+    )
+    served = after.sites["population_served"].to_numpy()[pos]
+    near = after.demand["station_site"].to_numpy()
+    added = np.array([w[newly & (near == i)].sum() for i in pos])  # a handful of stations
+    stations = stations.assign(population_added=added, population_served=served)
+    stations = stations.sort_values("population_added", ascending=False, ignore_index=True)
+    stations.insert(0, "rank", np.arange(1, len(stations) + 1))
+
+    b, a = evaluation.summary, after.summary
+    summary = {
+        "model": model,
+        "p": int(p) if model != "lscp" else None,
+        "radius_m": radius,
+        "capacity": bool(capacity),
+        "status": sol.status,
+        "gap": float(sol.gap),
+        "objective": float(sol.objective),
+        "solve_time_s": float(sol.solve_time_s),
+        "fixed_sites": int(n_fixed),
+        "candidates": len(candidates),
+        "new_stations": int((stations["action"] == "new").sum()),
+        "upgraded_sites": int((stations["action"] == "upgrade").sum()),
+        "coverage_rate_before": b["coverage_rate"],
+        "coverage_rate_after": a["coverage_rate"],
+        "population_covered_before": b["population_covered"],
+        "population_covered_after": a["population_covered"],
+        "communities_gap_before": b["communities_gap"],
+        "communities_gap_after": a["communities_gap"],
+        "distance_mode": b["distance_mode"],
+    }
+    return Proposal(stations, sol, evaluation, after, summary)

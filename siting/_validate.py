@@ -163,9 +163,9 @@ def resolve_columns(
     found = [c for c in columns if c != "geometry"]
     chosen: dict[str, list[str]] = {}
     for column in found:
-        canonical = lookup.get(norm(column))
-        if canonical is not None:
-            chosen.setdefault(canonical, []).append(column)
+        match = lookup.get(norm(column))
+        if match is not None:
+            chosen.setdefault(match, []).append(column)
     mapping: dict[str, str] = {}
     for canonical, headers in chosen.items():
         if len(headers) > 1:

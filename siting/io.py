@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -58,7 +58,7 @@ __all__ = ["load_candidates", "load_communities", "load_estate", "load_sites", "
 
 logger = logging.getLogger(__name__)
 
-Source = str | os.PathLike[str] | pd.DataFrame | IO[bytes]
+Source: TypeAlias = str | os.PathLike[str] | pd.DataFrame | IO[bytes]
 
 GEO_SUFFIXES: Final = (".gpkg", ".geojson", ".json", ".shp")
 TABLE_SUFFIXES: Final = (".csv", ".txt", ".xlsx", ".xlsm")
@@ -121,10 +121,10 @@ def _read(source: Source, *, layer: str | None, name: str | None) -> _Table:
     if isinstance(source, pd.DataFrame):
         label = name or "<data>"
         return _with_lonlat(source.copy(), label, Rows("row", 1))
-    if hasattr(source, "read"):
-        return _read_upload(source, layer=layer, name=name)
-    path = Path(os.fspath(source))
-    return _read_path(path, label=name or os.fspath(source), layer=layer)
+    if isinstance(source, str | os.PathLike):
+        path = Path(os.fspath(source))
+        return _read_path(path, label=name or os.fspath(source), layer=layer)
+    return _read_upload(source, layer=layer, name=name)
 
 
 def _read_upload(obj: IO[bytes], *, layer: str | None, name: str | None) -> _Table:

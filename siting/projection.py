@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -34,7 +34,7 @@ _STRETCHING_METHODS: Final = (
     "popular visualisation pseudo mercator",
 )
 
-Frame = gpd.GeoDataFrame | gpd.GeoSeries
+Frame: TypeAlias = gpd.GeoDataFrame | gpd.GeoSeries
 
 
 def is_metric(crs: pyproj.CRS | str | int | None) -> bool:

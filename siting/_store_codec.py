@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +26,6 @@ __all__ = [
     "decode_frame",
     "dumps_json",
     "encode_frame",
-    "flatten",
     "loads_json",
     "name_problem",
     "validate_name",
@@ -157,33 +155,6 @@ def loads_json(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("stored JSON document is not an object")
     return value
-
-
-def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one dict of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(item, Mapping) and item:
-            out.update(flatten(item, dotted))
-        else:
-            out[dotted] = item
-    return out
-
-
-def is_number(value: Any) -> bool:
-    """True for real numbers (not booleans), NaN included."""
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
-
-
-def difference(a: Any, b: Any) -> float:
-    """``b - a`` for two numbers, NaN otherwise."""
-    if is_number(a) and is_number(b):
-        d = float(b) - float(a)
-        return d if not math.isnan(d) else math.nan
-    return math.nan
 
 
 # --- frames -------------------------------------------------------------------------------

@@ -37,15 +37,13 @@ from siting._store_backend import Backend, PostgresBackend, SQLiteBackend
 from siting._store_codec import (
     MAX_DESCRIPTION_LENGTH,
     decode_frame,
-    difference,
     dumps_json,
     encode_frame,
-    flatten,
-    is_number,
     loads_json,
     name_problem,
     validate_name,
 )
+from siting._store_compare import compare_documents, is_number
 
 __all__ = [
     "INPUT_KEYS",
@@ -528,28 +526,9 @@ class Store:
         """
         a = self.load(name_a, version_a)
         b = self.load(name_b, version_b)
-        rows: builtins.list[dict[str, Any]] = []
-        sa, sb = flatten(a.summary), flatten(b.summary)
-        keys = [k for k in KEY_FIGURES if k in sa or k in sb]
-        if detail:
-            keys += [
-                k
-                for k in dict.fromkeys([*sa, *sb])
-                if k not in KEY_FIGURES and (is_number(sa.get(k)) or is_number(sb.get(k)))
-            ]
-        for key in keys:
-            rows.append(_compare_row("summary", key, sa.get(key), sb.get(key)))
-        pa, pb = flatten(a.parameters), flatten(b.parameters)
-        for key in dict.fromkeys([*pa, *pb]):
-            row = _compare_row("parameters", key, pa.get(key, None), pb.get(key, None))
-            if key not in pa or key not in pb or row["changed"]:
-                row["changed"] = True
-                rows.append(row)
-        table = pd.DataFrame(rows, columns=["section", "item", "a", "b", "difference", "changed"])
-        table["a"] = table["a"].astype(object)
-        table["b"] = table["b"].astype(object)
-        table["difference"] = table["difference"].astype("float64")
-        table["changed"] = table["changed"].astype(bool)
+        table = compare_documents(
+            a.summary, b.summary, a.parameters, b.parameters, key_figures=KEY_FIGURES, detail=detail
+        )
         table.attrs["a"] = f"{a.name} v{a.version}"
         table.attrs["b"] = f"{b.name} v{b.version}"
         return table
@@ -597,18 +576,3 @@ class Store:
         for col in KEY_FIGURES:
             table[col] = table[col].astype("float64")
         return table.sort_values(sort, kind="stable").reset_index(drop=True)
-
-
-def _compare_row(section: str, key: str, a: Any, b: Any) -> dict[str, Any]:
-    if is_number(a) and is_number(b):
-        changed = not (a == b or (math.isnan(float(a)) and math.isnan(float(b))))
-    else:
-        changed = a != b
-    return {
-        "section": section,
-        "item": key,
-        "a": a,
-        "b": b,
-        "difference": difference(a, b),
-        "changed": bool(changed),
-    }

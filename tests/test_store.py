@@ -355,6 +355,7 @@ def test_compare_key_figures_and_parameter_differences(store: Store) -> None:
     ]
     assert figures.loc["population_covered", "difference"] == 7380.0 - 4160.0
     assert figures.loc["sites_total", "difference"] == 2.0
+    assert type(figures.loc["sites_total", "b"]) is int  # stored values are shown as they are
     assert figures.loc["population_total", "difference"] == 0.0
     assert not figures.loc["population_total", "changed"]
     assert figures.loc["compliance_rate", "difference"] == pytest.approx(0.6 - 1 / 3)

@@ -215,28 +215,55 @@ def parse_numbers(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArr
     bad
         True where a value is present but is not a number.
     """
+    n = len(values)
     if pd.api.types.is_bool_dtype(values.dtype):
-        return np.full(len(values), np.nan), np.ones(len(values), dtype=bool)
+        return np.full(n, np.nan), np.ones(n, dtype=bool)
     if pd.api.types.is_numeric_dtype(values.dtype):
-        return np.array(values.to_numpy(dtype=np.float64, na_value=np.nan)), np.zeros(
-            len(values), dtype=bool
-        )
-    missing = values.isna().to_numpy().copy()
-    text = values.astype(object).where(~missing, "").map(norm)
-    missing |= (text == "").to_numpy()
-    text = text.str.replace(_UNIT, "", regex=True)
-    grouped = text.str.match(_GROUPED)
-    text = text.where(~grouped, text.str.replace(",", "", regex=False))
-    numbers = np.array(
-        pd.to_numeric(text.where(~missing, "nan"), errors="coerce"), dtype=np.float64
+        return np.array(values.to_numpy(dtype=np.float64, na_value=np.nan)), np.zeros(n, dtype=bool)
+    raw = values.to_numpy(dtype=object)
+    is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), dtype=bool, count=n)
+    missing = np.fromiter(
+        (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) for v in raw),
+        dtype=bool,
+        count=n,
     )
-    literal_nan = text.isin(["nan", "+nan", "-nan"]).to_numpy()
-    bad = np.isnan(numbers) & ~missing & ~literal_nan
-    # Booleans and other objects that are not numbers
-    is_bool = values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
-    bad |= is_bool
+    # Fast path: plain numbers (most cells); only the rest go through the lenient rules.
+    text = np.where(missing | is_bool, "", raw).astype(str)
+    numbers = np.array(pd.to_numeric(pd.Series(text), errors="coerce"), dtype=np.float64)
+    slow = np.flatnonzero(np.isnan(numbers) & ~missing & ~is_bool)
+    bad = is_bool.copy()
+    if len(slow):
+        cleaned = pd.Series([norm(t) for t in text[slow]], dtype=object)
+        empty = (cleaned == "").to_numpy()
+        missing[slow[empty]] = True
+        cleaned = cleaned.str.replace(_UNIT, "", regex=True)
+        grouped = cleaned.str.match(_GROUPED).to_numpy(dtype=bool)
+        cleaned[grouped] = cleaned[grouped].str.replace(",", "", regex=False)
+        parsed = np.array(
+            pd.to_numeric(cleaned.where(~empty, "nan"), errors="coerce"), dtype=np.float64
+        )
+        literal_nan = cleaned.isin(["nan", "+nan", "-nan"]).to_numpy()
+        numbers[slow] = parsed
+        bad[slow] = np.isnan(parsed) & ~empty & ~literal_nan
     numbers[is_bool] = np.nan
     return numbers, bad
+
+
+def _blank(values: pd.Series) -> npt.NDArray[np.bool_]:
+    """Cells that are empty (None/NaN/blank text)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return np.asarray(values.isna().to_numpy(), dtype=bool)
+    return np.fromiter(
+        (
+            v is None
+            or v is pd.NA
+            or (isinstance(v, float) and np.isnan(v))
+            or (isinstance(v, str) and not v.strip())
+            for v in values.to_numpy(dtype=object)
+        ),
+        dtype=bool,
+        count=len(values),
+    )
 
 
 def _raw(values: pd.Series, i: int) -> str:
@@ -261,7 +288,7 @@ def check_numbers(
     when ``integer``, and missing when ``required``.
     """
     numbers, bad = parse_numbers(values)
-    raw_missing = values.isna().to_numpy() | (values.astype(object).map(norm) == "").to_numpy()
+    raw_missing = np.isnan(numbers) & ~bad & _blank(values)
     _report(
         problems,
         rows,

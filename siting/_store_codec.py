@@ -207,7 +207,9 @@ def encode_frame(frame: pd.DataFrame, *, file: str, key: str) -> tuple[str, str 
         ) from None
     crs = None
     if is_geo and frame.crs is not None:
-        crs = frame.crs.to_string()
+        # the CRS as the user gave it (an authority code, PROJ string or WKT); to_string() would
+        # search the PROJ database for an authority code, which takes ~0.5 s for custom CRSs
+        crs = frame.crs.srs or frame.crs.to_wkt()
     return (GEOPARQUET if is_geo else PARQUET), crs, buffer.getvalue()
 
 

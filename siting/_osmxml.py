@@ -94,8 +94,17 @@ def ways_from_lines(
     pieces = shapely.get_parts(shapely.union_all(src_lines))
     pieces = pieces[shapely.length(pieces) >= min_piece_m]
     mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
-    tree = shapely.STRtree(src_lines)
-    src = tree.query_nearest(mid, all_matches=False)[1]
+    # which line each piece comes from: nearest segment (small boxes keep the tree fast)
+    xy, line_of = shapely.get_coordinates(src_lines, return_index=True)
+    seg = np.flatnonzero(line_of[1:] == line_of[:-1])
+    segs = shapely.linestrings(
+        np.stack([xy[seg], xy[seg + 1]], axis=1).reshape(-1, 2),
+        indices=np.repeat(np.arange(len(seg)), 2),
+    )
+    got, hit = shapely.STRtree(segs).query_nearest(mid, max_distance=grid_m, all_matches=False)
+    if len(got) != len(pieces):  # pragma: no cover - every piece lies on an input line
+        raise RuntimeError("a noded piece matches no input line")
+    src = line_of[seg[hit]]
     keep = src < n_src
     pieces, mid, src = pieces[keep], mid[keep], src[keep]
     on_water = np.zeros(len(pieces), dtype=bool)

@@ -327,7 +327,7 @@ def _lines(
     wobble: float = 0.0,
     dirs: tuple[int, ...] = (0, 1),
     ks: tuple[int, ...] | None = None,
-    step: float = 45.0,
+    step: float | None = None,
 ) -> np.ndarray:
     """Parallel streets in one or two directions, a share ``keep`` of blocks kept, clipped."""
     c = np.asarray(origin, dtype=np.float64)
@@ -345,7 +345,7 @@ def _lines(
             edge = np.diff(np.r_[0, kept.astype(np.int8), 0])
             ph, wl = rng.uniform(0, 2 * np.pi), rng.uniform(500.0, 1400.0)
             for s0, e0 in zip(np.flatnonzero(edge == 1), np.flatnonzero(edge == -1), strict=True):
-                t = np.arange(ts[s0], ts[e0] + 1e-6, step)
+                t = np.arange(ts[s0], ts[e0] + 1e-6, step or (90.0 if wobble else spacing))
                 w = k * spacing + offset + wobble * np.sin(2 * np.pi * t / wl + ph)
                 out.append(shapely.LineString(c + np.outer(t, u) + np.outer(w, nrm)))
     parts = shapely.get_parts(shapely.intersection(np.array(out, dtype=object), poly))
@@ -383,7 +383,7 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
                 dirs=(d,),
                 ks=(k,),
                 wobble=45.0,
-                step=60.0,
+                step=100.0,
             )
             if not len(ln):
                 continue
@@ -415,9 +415,7 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
         ("中央公园", _box(cc[0] - 1900.0, cc[1] + 1300.0, 420.0, 320.0, ang)),
         (
             "科创绿地",
-            _box(
-                *shapely.get_coordinates(shapely.point_on_surface(lay.park))[0], 320.0, 240.0, ang
-            ),
+            _box(*_middle(lay.park), 320.0, 240.0, ang),
         ),
         ("郊野公园", _box(cc[0] - 4200.0, cc[1] - 3600.0, 650.0, 450.0, ang + 0.3)),
     ]
@@ -519,7 +517,7 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
     lines = np.concatenate([g[0] for g in groups])
     tags = [t for g in groups for t in g[1]]
     bridges = [b for g in groups for b in g[2]]
-    lines = shapely.segmentize(lines, 90.0)
+    lines = shapely.segmentize(lines, 120.0)
     net = ways_from_lines(lines, tags, bridge_tags=bridges, water=lay.water)
 
     # an expressway on its own viaduct: not walkable, shares no node with the streets
@@ -571,6 +569,11 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
     return RoadNetwork(net, motorway, areas, pois, net.xy[local_nodes], ang)
 
 
+def _middle(geom: shapely.Geometry) -> tuple[float, float]:
+    x, y = shapely.get_coordinates(shapely.point_on_surface(geom))[0]
+    return float(x), float(y)
+
+
 def _river_park(lay: Layout, x0: float) -> shapely.Polygon:
     xs = np.linspace(x0, x0 + 320.0, 9)
     y0 = float(lay.river_y(xs).max()) + 80.0
@@ -588,11 +591,13 @@ def _node_pool(
     A node qualifies when it is at least ``margin`` metres inside its community and away from
     the water, so a site placed near it stays in that community.
     """
-    pts = shapely.points(roads.local_xy)
-    pi, ci = shapely.STRtree(comm.geometry.values).query(pts, predicate="within")
-    ok = shapely.distance(shapely.boundary(comm.geometry.values[ci]), pts[pi]) > margin
-    ok &= shapely.distance(lay.water, pts[pi]) > 60.0
-    return roads.local_xy[pi[ok]], ci[ok]
+    xy = roads.local_xy
+    inner = shapely.buffer(comm.geometry.values, -margin)
+    shapely.prepare(inner)
+    pi, ci = shapely.STRtree(inner).query(shapely.points(xy), predicate="within")
+    ok = ~shapely.contains_xy(shapely.buffer(lay.water, 60.0), xy[pi, 0], xy[pi, 1])
+    order = np.argsort(pi[ok], kind="stable")
+    return xy[pi[ok][order]], ci[ok][order]
 
 
 def _place(
@@ -844,7 +849,10 @@ def _candidates(
 ) -> gpd.GeoDataFrame:
     pool_xy, pool_c = _node_pool(comm, roads, lay, margin=40.0)
     site_xy = shapely.get_coordinates(sites.geometry.values)
-    far = shapely.distance(shapely.multipoints(site_xy), shapely.points(pool_xy)) > 80.0
+    near = shapely.STRtree(shapely.points(site_xy)).query(
+        shapely.points(pool_xy), predicate="dwithin", distance=80.0
+    )[0]
+    far = ~np.isin(np.arange(len(pool_xy)), near)
     zones = comm["zone"].to_numpy()[pool_c]
     pick = []
     for z, k in (("core", 18), ("estate", 18), ("village", 10), ("park", 6)):
@@ -913,7 +921,8 @@ def _to_lonlat(geoms: Any) -> np.ndarray:
     """Local metres -> WGS-84 lon/lat, rounded to 7 decimals (about 1 cm) like OSM."""
 
     def f(c: np.ndarray) -> np.ndarray:
-        return np.round(np.c_[LON0 + c[:, 0] / M_PER_DEG_LON, LAT0 + c[:, 1] / M_PER_DEG_LAT], 7)
+        ll = np.c_[LON0 + c[:, 0] / M_PER_DEG_LON, LAT0 + c[:, 1] / M_PER_DEG_LAT]
+        return np.asarray(np.round(ll, 7))
 
     return shapely.transform(np.asarray(geoms, dtype=object), f)
 
@@ -1028,7 +1037,7 @@ def make_demo(out_dir: str | Path, *, seed: int = DEMO_SEED) -> dict[str, Path]:
     --------
     >>> paths = make_demo(tmp_path)  # doctest: +SKIP
     >>> gpd.read_file(paths["communities"]).shape[0]  # doctest: +SKIP
-    151
+    166
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1180,7 +1189,8 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 110) -> P
         hw = w.tags.get("highway")
         if hw is None:
             continue
-        segs.setdefault(hw, []).append(np.array([(n.lon, n.lat) for n in w.nodes]))
+        nodes = w.nodes  # type: ignore[union-attr]
+        segs.setdefault(hw, []).append(np.array([(n.lon, n.lat) for n in nodes]))
     plt.rcParams["font.family"] = family
     fig, ax = plt.subplots(figsize=(11, 10))
     comm.plot(ax=ax, column="street", cmap="Pastel1", edgecolor="#888", linewidth=0.4)

@@ -262,6 +262,9 @@ def plan_upgrades(
 ) -> Plan:
     """Schedule upgrades so each year's compliance target is met at least cost.
 
+    Among the least-cost plans, each year does what its target needs (spending follows the
+    targets) and the sites serving the most residents are upgraded first.
+
     Parameters
     ----------
     evaluation
@@ -298,11 +301,7 @@ def plan_upgrades(
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
     costs = costs or PlanCosts()
     tg = tuple(float(t) for t in (std.targets if targets is None else targets))
-    if (
-        not tg
-        or any(not 0 <= t <= 1 for t in tg)
-        or any(b < a for a, b in itertools.pairwise(tg))
-    ):
+    if not tg or any(not 0 <= t <= 1 for t in tg) or any(b < a for a, b in itertools.pairwise(tg)):
         raise InputError.one(
             "",
             "",
@@ -400,7 +399,7 @@ def plan_upgrades(
     if budgets is not None:
         if len(budgets) == 1:
             m = sparse.coo_array(
-                (np.tile(cost, n_years), (np.zeros(k, int), col.ravel())), shape=(1, nv)
+                (np.repeat(cost, n_years), (np.zeros(k, int), col.ravel())), shape=(1, nv)
             )
             add(m, -np.inf, budgets[0])
         else:
@@ -430,10 +429,20 @@ def plan_upgrades(
     plan_cost = float(cost @ x.sum(axis=1))
     short = res.x[k:]
 
-    # residents first: same cost (and shortfall), largest population served earliest
+    # Among plans of the same cost (and shortfall): each year does what its target needs and
+    # no more (spending follows the targets), and within that the sites serving the most
+    # residents come first. An upgrade done before year y counts once per year it is early
+    # (integer), so the residents' term, scaled below 1 in total, only breaks ties.
     pop = sites["population_served"].to_numpy(dtype=float)[site_of]
-    weight_year = np.arange(n_years, 0, -1, dtype=float)  # year 1 counts most
-    c_pop = np.concatenate([-(pop[:, None] * weight_year[None, :]).ravel(), np.zeros(n_years)])
+    pop_n = pop / max(float(pop.max()) if len(pop) else 1.0, 1.0)
+    early = np.arange(n_years, 0, -1, dtype=float) - 1.0  # years before the last
+    eps = 1.0 / (n_opt * n_years + 1.0)
+    c_pop = np.concatenate(
+        [
+            (early[None, :] - eps * pop_n[:, None] * (early[None, :] + 1.0)).ravel(),
+            np.zeros(n_years),
+        ]
+    )
     cap = sparse.coo_array(c_cost[None, :])
     lin2 = [lin, LinearConstraint(cap, -np.inf, float(c_cost @ res.x) * (1 + 1e-9) + 1e-6)]
     res2 = milp(

@@ -4,8 +4,11 @@ The location models in :mod:`siting.locate` take matrices only; this module buil
 the evaluation's demand points and the candidate locations over the same distance provider, and
 re-evaluates the district with the proposed stations to report coverage before and after.
 
-Columns of the model are the existing compliant station-or-higher sites (fixed: they stay),
-the existing non-compliant ones (choosing one means "upgrade it in place") and the candidates.
+Existing sites stay: every existing station-or-higher site is kept (upgrading the sub-standard
+ones is the three-year plan's job, :mod:`siting.plan`). For MCLP and LSCP the rows are the
+residents the evaluation finds outside every existing site's service radius, so the model's
+objective and the before/after coverage measure the same thing; for p-median the existing sites
+are fixed columns.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ MODELS = ("mclp", "lscp", "pmedian")
 class Proposal:
     """Proposed stations and the figures behind them.
 
-    ``stations``: one row per proposed site (``id, name, source, action, population_added,
-    population_served, floor_area_m2, geometry``); ``action`` is ``new`` or ``upgrade``.
+    ``stations``: one row per proposed new station (``rank, id, name, source, action,
+    floor_area_m2, population_added, population_served, geometry``), ranked by the residents it
+    newly brings within reach.
     ``before``/``after``: evaluations without and with the proposals.
     """
 
@@ -138,55 +142,42 @@ def propose(
         ev_sites["level"].isin(schema.STATION_OR_HIGHER).to_numpy()
         & (ev_sites["status"] == schema.EXISTING).to_numpy()
     )
-    comp = ev_sites["compliant"].to_numpy(dtype=bool)
-    fixed_sites = ev_sites[soh & comp]
-    upg_sites = ev_sites[soh & ~comp]
-    cols = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "id": fixed_sites["site_id"],
-                    "name": fixed_sites["name"],
-                    "source": "existing",
-                    "action": "keep",
-                    "floor_area_m2": fixed_sites["floor_area_m2"],
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "id": upg_sites["site_id"],
-                    "name": upg_sites["name"],
-                    "source": "existing",
-                    "action": "upgrade",
-                    "floor_area_m2": np.nan,
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "id": candidates["id"].to_numpy(),
-                    "name": candidates["name"].to_numpy(),
-                    "source": candidates["source"].to_numpy(),
-                    "action": "new",
-                    "floor_area_m2": candidates["floor_area_m2"].to_numpy(dtype=float),
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    geoms = np.concatenate(
-        [fixed_sites.geometry.values, upg_sites.geometry.values, candidates.geometry.values]
-    )
-    n_fixed = len(fixed_sites)
-    fixed = np.arange(n_fixed)
+    existing = ev_sites[soh]
     demand = evaluation.demand
     w = demand["population"].to_numpy(dtype=float)
     dxy = shapely.get_coordinates(demand.geometry.values)
-    cxy = shapely.get_coordinates(geoms)
-    cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
+    cand_cols = pd.DataFrame(
+        {
+            "id": candidates["id"].to_numpy(),
+            "name": candidates["name"].to_numpy(),
+            "source": candidates["source"].to_numpy(),
+            "action": "new",
+            "floor_area_m2": candidates["floor_area_m2"].to_numpy(dtype=float),
+        }
+    )
 
     if model == "pmedian":
+        # columns: the existing station-or-higher sites (fixed) and the candidates
+        cols = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "id": existing["site_id"],
+                        "name": existing["name"],
+                        "source": "existing",
+                        "action": "keep",
+                        "floor_area_m2": existing["floor_area_m2"],
+                    }
+                ),
+                cand_cols,
+            ],
+            ignore_index=True,
+        )
+        geoms = np.concatenate([existing.geometry.values, candidates.geometry.values])
+        fixed = np.arange(len(existing))
+        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
         far = max(3.0 * radius, 3000.0)
-        cost = network.distances(dxy, cxy, far).tocsr()
+        cost = network.distances(dxy, shapely.get_coordinates(geoms), far).tocsr()
         reach = np.diff(cost.indptr) > 0
         if not reach.all():
             logger.info(
@@ -196,24 +187,29 @@ def propose(
             )
         sol = locate.p_median(
             cost[reach],
-            p + n_fixed,
+            p + len(fixed),
             weights=w[reach],
             fixed=fixed,
             capacity=cap,
             time_limit=time_limit,
         )
     else:
-        cov = network.distances(dxy, cxy, radius).tocsr()
+        # rows: residents not yet within reach of an existing station-or-higher site (the
+        # evaluation's coverage, each site with its own radius); columns: the candidates
+        cols, geoms, fixed = cand_cols, candidates.geometry.values, np.arange(0)
+        open_rows = ~demand["covered"].to_numpy(dtype=bool) & (w > 0)
+        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
+        cov = network.distances(dxy[open_rows], shapely.get_coordinates(geoms), radius).tocsr()
         cov.data[:] = 1.0
+        wo = w[open_rows]
         if model == "mclp":
-            sol = locate.mclp(cov, w, p, fixed=fixed, capacity=cap, time_limit=time_limit)
+            sol = locate.mclp(cov, wo, p, capacity=cap, time_limit=time_limit)
         else:
             coverable = np.diff(cov.indptr) > 0
             sol = locate.lscp(
                 cov[coverable],
-                fixed=fixed,
                 capacity=cap,
-                demand=w[coverable] if cap is not None else None,
+                demand=wo[coverable] if cap is not None else None,
                 time_limit=time_limit,
             )
     if sol.status in ("infeasible", "unsolved"):
@@ -295,10 +291,9 @@ def propose(
         "gap": float(sol.gap),
         "objective": float(sol.objective),
         "solve_time_s": float(sol.solve_time_s),
-        "fixed_sites": int(n_fixed),
+        "existing_sites_kept": len(existing),
         "candidates": len(candidates),
-        "new_stations": int((stations["action"] == "new").sum()),
-        "upgraded_sites": int((stations["action"] == "upgrade").sum()),
+        "new_stations": len(stations),
         "coverage_rate_before": b["coverage_rate"],
         "coverage_rate_after": a["coverage_rate"],
         "population_covered_before": b["population_covered"],

@@ -14,6 +14,7 @@ decimals (about 0.1 m), which keeps the demo map HTML small and fast to render.
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 import os
@@ -84,8 +85,13 @@ _OSM_ATTR = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 
-#: Where a local Leaflet copy may be found (``SITING_LEAFLET_DIR`` first; Debian's libjs-leaflet).
-_LEAFLET_DIRS = ("/usr/share/javascript/leaflet", "/usr/share/nodejs/leaflet/dist")
+#: Where a local Leaflet may be found (after ``SITING_LEAFLET_DIR``): vendored, Debian's packages.
+_LEAFLET_DIRS = (
+    # the copy vendored for the app (package data, read as files: siting.ui is not imported)
+    str(Path(__file__).resolve().parent / "ui" / "static" / "leaflet"),
+    "/usr/share/javascript/leaflet",
+    "/usr/share/nodejs/leaflet/dist",
+)
 
 _FONT = '"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei","PingFang SC",sans-serif'
 _TOOLTIP_STYLE = f"font-family:{_FONT};font-size:12px;"
@@ -1014,8 +1020,8 @@ def estate_map(
 
 
 def find_local_leaflet() -> tuple[Path, Path] | None:
-    """A local Leaflet (``leaflet.js``, ``leaflet.css``): ``SITING_LEAFLET_DIR`` or Debian's
-    ``libjs-leaflet``; ``None`` when there is none."""
+    """A local Leaflet (``leaflet.js``, ``leaflet.css``): ``SITING_LEAFLET_DIR``, the copy
+    vendored in ``siting/ui/static/leaflet`` or Debian's ``libjs-leaflet``; ``None`` if none."""
     dirs = [os.environ.get("SITING_LEAFLET_DIR", ""), *_LEAFLET_DIRS]
     for d in filter(None, dirs):
         for js in ("leaflet.min.js", "leaflet.js"):
@@ -1028,6 +1034,15 @@ def find_local_leaflet() -> tuple[Path, Path] | None:
 def _inline_leaflet(page: str, js: Path, css: Path) -> str:
     code = js.read_text(encoding="utf-8").replace("</script", "<\\/script")
     style = css.read_text(encoding="utf-8")
+
+    def image(match: re.Match[str]) -> str:  # the layer-control icons, as data URIs
+        img = css.parent / match.group(1).strip("'\"")
+        if not img.is_file() or img.suffix not in (".png", ".svg"):
+            return match.group(0)
+        mime = "image/svg+xml" if img.suffix == ".svg" else "image/png"
+        return f"url(data:{mime};base64,{base64.b64encode(img.read_bytes()).decode('ascii')})"
+
+    style = re.sub(r"url\(([^)]*images/[^)]*)\)", image, style)
     page, n_js = re.subn(
         r'<script src="[^"]*/leaflet(?:@[^/"]*)?/dist/leaflet\.js"></script>',
         lambda _: f"<script>{code}</script>",

@@ -96,6 +96,21 @@ RESULT_LABELS_ZH: dict[str, str] = {
     "demand_method": "需求点方法",
     "targets": "三年目标达标率",
     "metric": "指标",
+    "population_covered_any": "覆盖人口(任一站点)",
+    "sites_planned": "规划站点数",
+    "communities_total": "社区数",
+    "communities_covered": "已覆盖社区数",
+    "communities_partly": "部分覆盖社区数",
+    "communities_gap": "缺口社区数",
+    "gap_hexagons": "缺口六边形数",
+    "population_uncovered_in_gaps": "缺口未覆盖人口",
+    "start_year": "起始年份",
+    "demand_points": "需求点数",
+    "calendar_year": "年份",
+    "label_zh": "中文名称",
+    "population_served_mean": "平均服务人口",
+    "population_served_max": "最大服务人口",
+    "floor_area_m2_total": "建筑面积合计(m²)",
     "value": "数值",
     "key": "字段",
     # proposals / plans
@@ -172,7 +187,7 @@ def _number_format(col: str, dtype: Any) -> str | None:
         return _PCT
     if col in ("m2_per_100_households", "floor_area_per_100_households"):
         return _DEC
-    if col in ("year", "rank", "upgrade_year"):
+    if col in ("year", "rank", "upgrade_year", "calendar_year", "start_year"):
         return "0"
     return _INT
 
@@ -245,12 +260,20 @@ def _write_sheet(
     if highlight and highlight in raw.columns and n:
         bad = (raw[highlight] == False).to_numpy(dtype=bool)  # noqa: E712 (NaN is not bad)
         for i in np.flatnonzero(bad).tolist():
-            for cell in ws[i + 3]:
-                cell.fill, cell.font = _BAD_FILL, _BAD_FONT
+            # iter_rows with max_col: ws[row] would rescan every cell for max_column
+            for row_cells in ws.iter_rows(min_row=i + 3, max_row=i + 3, max_col=len(cols)):
+                for cell in row_cells:
+                    cell.fill, cell.font = _BAD_FILL, _BAD_FONT
     ws.freeze_panes = "A3"
     if cols:
         ws.auto_filter.ref = f"A2:{get_column_letter(len(cols))}{n + 2}"
 
+
+_TABLE_TITLES = {
+    "by_level": "按层级 by level",
+    "by_street": "按街镇 by street",
+    "targets": "三年目标 targets by year",
+}
 
 _SUMMARY_ORDER = (
     "population_total",
@@ -267,15 +290,37 @@ _SUMMARY_ORDER = (
 )
 
 
+def _numeric(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose values are all numbers (or missing) as float, so they get number formats."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            with contextlib.suppress(ValueError, TypeError):
+                out[col] = pd.to_numeric(out[col])
+    return out
+
+
+def _is_table(v: Any) -> bool:
+    if isinstance(v, Mapping):
+        return bool(v) and all(isinstance(x, Mapping) for x in v.values())
+    return isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, Mapping) for x in v)
+
+
 def _summary_frames(summary: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The scalar figures as (指标, 数值, 字段) rows, and the nested per-level/street tables."""
+    """The scalar figures as (指标, 数值, 字段) rows, and the nested tables (per level, per street,
+    targets by year)."""
     keys = [k for k in _SUMMARY_ORDER if k in summary]
-    keys += [k for k in summary if k not in keys and not isinstance(summary[k], Mapping)]
+    keys += [k for k in summary if k not in keys]
+    keys = [k for k in keys if not _is_table(summary[k])]
     values: list[Any] = []
     for k in keys:
         v = summary[k]
-        if k == "targets" and isinstance(v, (list, tuple)):
-            v = " / ".join(f"{t:.0%}" if isinstance(t, (int, float)) else str(t) for t in v)
+        if isinstance(v, (list, tuple)):
+            v = " / ".join(
+                f"{t:.0%}" if k == "targets" and isinstance(t, float) else str(t) for t in v
+            )
+        elif isinstance(v, Mapping):
+            v = "; ".join(f"{a}={b}" for a, b in v.items())
         elif k == "distance_mode":
             v = _VALUE_LABELS["distance_mode"].get(v, v)
         values.append(v)
@@ -288,11 +333,15 @@ def _summary_frames(summary: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str,
     )
     nested = {}
     for k, v in summary.items():
-        if isinstance(v, Mapping) and v and all(isinstance(x, Mapping) for x in v.values()):
+        if not _is_table(v):
+            continue
+        if isinstance(v, Mapping):
             table = pd.DataFrame.from_dict(dict(v), orient="index")
-            name = "level" if k == "by_level" else "street" if k == "by_street" else k
-            table.index.name = name
-            nested[k] = table.reset_index()
+            table.index.name = {"by_level": "level", "by_street": "street"}.get(k, "key")
+            table = table.reset_index()
+        else:
+            table = pd.DataFrame(list(v))
+        nested[k] = _numeric(table)
     return scalars, nested
 
 
@@ -308,7 +357,7 @@ def _write_summary(ws: Worksheet, summary: Mapping[str, Any]) -> None:
     ws.column_dimensions["B"].width = 22
     row = len(scalars) + 4
     for name, table in nested.items():
-        title = {"by_level": "按层级 by level", "by_street": "按街镇 by street"}.get(name, name)
+        title = _TABLE_TITLES.get(name, name)
         ws.cell(row, 1, title).font = _HEADER_FONT
         row += 1
         df = _prepare(table)

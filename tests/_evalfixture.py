@@ -328,3 +328,22 @@ def make_large_evaluation(
         demand=small.demand,
         summary=small.summary,
     )
+
+
+def make_real_evaluation() -> Any:
+    """``siting.evaluate.evaluate`` on canonical frames shaped like :func:`make_evaluation`
+    (straight-line distances, centroid demand)."""
+    from siting.evaluate import evaluate
+    from siting.network import EuclideanNetwork
+
+    fake = make_evaluation()
+    comm = fake.communities[
+        ["community_id", "name", "kind", "street", "population", "households", "party_members",
+         "geometry"]
+    ].rename(columns={"community_id": "id"})  # fmt: skip
+    sites = fake.sites[
+        ["site_id", "name", "level", "floor_area_m2", "ground_floor_area_m2", "community_id",
+         "status", "geometry"]
+    ].rename(columns={"site_id": "id"})  # fmt: skip
+    sites = sites.assign(upgrade_year=[np.nan, 1.0, np.nan])
+    return evaluate(comm, sites, EuclideanNetwork(CRS), demand="centroid", hex_size=150.0)

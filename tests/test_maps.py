@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import folium
@@ -337,3 +338,15 @@ def test_saved_html_is_complete(ev, tmp_path):
     text = Path(path).read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert "L.control" in text and "siting-legend" in text
+
+
+def test_vendored_leaflet_is_inlined_with_its_images(ev, tmp_path, monkeypatch):
+    monkeypatch.delenv("SITING_LEAFLET_DIR", raising=False)
+    found = maps.find_local_leaflet()
+    if found is None:
+        pytest.skip("no local Leaflet on this machine")
+    text = save_map(district_map(ev), tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net/npm/leaflet" not in text
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', text)  # nothing fetched
+    if "images/layers.png" in found[1].read_text(encoding="utf-8"):
+        assert "url(data:image/png;base64," in text

@@ -64,17 +64,56 @@ def _pop(hd, hn, size):
     return d, n, size
 
 
+@njit(cache=True, inline="always")
+def _sift_up(hd, hn, hpos, i):
+    d = hd[i]
+    n = hn[i]
+    while i > 0:
+        p = (i - 1) >> 1
+        if hd[p] <= d:
+            break
+        hd[i] = hd[p]
+        hn[i] = hn[p]
+        hpos[hn[i]] = i
+        i = p
+    hd[i] = d
+    hn[i] = n
+    hpos[n] = i
+
+
+@njit(cache=True, inline="always")
+def _sift_down(hd, hn, hpos, size):
+    d = hd[0]
+    n = hn[0]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and hd[c + 1] < hd[c]:
+            c += 1
+        if d <= hd[c]:
+            break
+        hd[i] = hd[c]
+        hn[i] = hn[c]
+        hpos[hn[i]] = i
+        i = c
+    hd[i] = d
+    hn[i] = n
+    hpos[n] = i
+
+
 @njit(cache=True, nogil=True)
 def _ball_pairs_kernel(
     indptr, indices, weights, src_node, src_limit, src_off, gptr, gidx, goff, cutoff
 ):
     n_nodes = len(indptr) - 1
+    # dist: inf = untouched; hpos: position in the heap, -1 = not in heap, -2 = settled
     dist = np.full(n_nodes, np.inf)
-    done = np.zeros(n_nodes, dtype=np.bool_)
+    hpos = np.full(n_nodes, -1, dtype=np.int64)
     touched = np.empty(n_nodes, dtype=np.int64)
-    cap_h = len(indices) + 1
-    hd = np.empty(cap_h, dtype=np.float64)
-    hn = np.empty(cap_h, dtype=np.int64)
+    hd = np.empty(n_nodes, dtype=np.float64)
+    hn = np.empty(n_nodes, dtype=np.int64)
     cap = 1024
     out_s = np.empty(cap, dtype=np.int64)
     out_k = np.empty(cap, dtype=np.int64)
@@ -85,17 +124,23 @@ def _ball_pairs_kernel(
         if lim < 0:
             continue
         off = src_off[s]
-        nt = 0
         start = src_node[s]
         dist[start] = 0.0
-        touched[nt] = start
-        nt += 1
-        size = _push(hd, hn, 0, 0.0, start)
+        touched[0] = start
+        nt = 1
+        hd[0] = 0.0
+        hn[0] = start
+        hpos[start] = 0
+        size = 1
         while size > 0:
-            d, node, size = _pop(hd, hn, size)
-            if done[node]:
-                continue
-            done[node] = True
+            d = hd[0]
+            node = hn[0]
+            hpos[node] = -2
+            size -= 1
+            if size > 0:
+                hd[0] = hd[size]
+                hn[0] = hn[size]
+                _sift_down(hd, hn, hpos, size)
             # emit the points snapped to this node
             for q in range(gptr[node], gptr[node + 1]):
                 tot = d + off + goff[q]
@@ -117,14 +162,19 @@ def _ball_pairs_kernel(
                 nb = indices[e]
                 nd = d + weights[e]
                 if nd <= lim and nd < dist[nb]:
-                    if dist[nb] == np.inf:
+                    p = hpos[nb]
+                    if p == -1:
                         touched[nt] = nb
                         nt += 1
+                        p = size
+                        size += 1
                     dist[nb] = nd
-                    size = _push(hd, hn, size, nd, nb)
+                    hd[p] = nd
+                    hn[p] = nb
+                    _sift_up(hd, hn, hpos, p)
         for t in range(nt):
             dist[touched[t]] = np.inf
-            done[touched[t]] = False
+            hpos[touched[t]] = -1
     return out_s[:m].copy(), out_k[:m].copy(), out_d[:m].copy()
 
 

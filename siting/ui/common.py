@@ -204,7 +204,9 @@ def _load_network(key: str, _inputs: Any) -> tuple[Any, tuple[str, ...]]:
     return _recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+# cache_resource (not cache_data): the Evaluation holds its Standard, which does not pickle, and
+# handing out the cached object itself keeps a radius change fast. Pages never modify it.
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
 def _evaluate(
     key: str, _inputs: Any, _network: Any, _standard: Any, demand: str
 ) -> tuple[Any, tuple[str, ...]]:
@@ -301,7 +303,7 @@ def problem_table(err: InputError) -> pd.DataFrame:
         }
     )
     st.error(t("problems_title"))
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")
     return frame
 
 
@@ -313,7 +315,7 @@ def show_warnings(msgs: tuple[str, ...]) -> None:
                 st.markdown(f"- {m}")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
 def service_areas(key: str, cutoffs: tuple[float, ...], _ctx: Context) -> Any:
     """Walking service areas of the station-or-higher sites (cached by evaluation)."""
     from siting.schema import STATION_OR_HIGHER

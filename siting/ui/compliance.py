@@ -13,12 +13,8 @@ ev = ctx.evaluation
 s = ev.summary
 
 cols = st.columns(3)
-cols[0].metric(
-    t("compliance_rate"),
-    common.pct(s["compliance_rate"]),
-    f"{s['sites_compliant']}/{s['sites_total']}",
-    delta_color="off",
-)
+cols[0].metric(t("compliance_rate"), common.pct(s["compliance_rate"]))
+cols[0].caption(t("compliant_of", n=s["sites_compliant"], total=s["sites_total"]))
 cols[1].metric(t("sites_total"), f"{s['sites_total']}")
 cols[2].metric(t("coverage_rate"), common.pct(s["coverage_rate"]))
 
@@ -56,7 +52,7 @@ ticks = (
         tooltip=["label", alt.Tooltip("rate:Q", format=".0%")],
     )
 )
-st.altair_chart(bars + ticks, use_container_width=True)
+st.altair_chart(bars + ticks, width="stretch")
 st.caption(
     f"■ {t('actual')}   — {t('target')} "
     + " / ".join(f"{v:.0%}" for v in traj.loc[traj["year"] > 0, "target_rate"])
@@ -82,12 +78,10 @@ show = [
     "overloaded",
     "required_funding_yuan",
 ]
-st.dataframe(
-    sites[[c for c in show if c in sites.columns]], hide_index=True, use_container_width=True
-)
+st.dataframe(sites[[c for c in show if c in sites.columns]], hide_index=True, width="stretch")
 
 st.subheader(t("street_table"))
-st.dataframe(ev.streets, hide_index=True, use_container_width=True)
+st.dataframe(ev.streets, hide_index=True, width="stretch")
 
 st.subheader(t("plan_title"))
 try:
@@ -99,7 +93,7 @@ plan_frame = None
 if _plan is not None:
     plan_frame = common.upgrade_plan(ctx)
     if plan_frame is not None:
-        st.dataframe(plan_frame, hide_index=True, use_container_width=True)
+        st.dataframe(plan_frame, hide_index=True, width="stretch")
 
 
 def _xlsx() -> bytes:

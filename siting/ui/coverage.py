@@ -13,6 +13,7 @@ st.title(t("page_coverage"))
 c = common.cfg()
 c.setdefault("radius", 500)
 c.setdefault("levels", list(LEVELS))
+c.setdefault("show_areas", False)
 left, right = st.columns([1, 2])
 radius = common.widget(
     left.select_slider, t("radius"), "radius", options=[300, 400, 500, 600, 800, 1000]
@@ -35,8 +36,11 @@ cols[2].metric(t("uncovered_pop"), f"{ev.gaps['population_uncovered'].sum():,.0f
 from siting.maps import district_map  # noqa: E402
 
 shown = dataclasses.replace(ev, sites=ev.sites[ev.sites["level"].isin(levels)])
-areas = common.service_areas(ctx.key, (float(radius),), ctx)
-areas = areas[areas["level"].isin(levels)]
+areas = None
+if common.widget(st.toggle, t("show_areas"), "show_areas", help=t("show_areas_help")):
+    with st.spinner(t("solving")):
+        areas = common.service_areas(ctx.key, (float(radius),), ctx)
+    areas = areas[areas["level"].isin(levels)]
 m = district_map(shown, service_areas=areas, **common.map_options())
 out = common.show_map(m, key="map_coverage", returned=("last_object_clicked",))
 
@@ -46,7 +50,7 @@ if hit is None:
 else:
     kind, row = hit
     st.subheader(f"{t('clicked')}: {t(kind)} {row.get('name', '')}")
-    st.dataframe(row.to_frame(name="").astype(str), use_container_width=True)
+    st.dataframe(row.to_frame(name="").astype(str), width="stretch")
 
 st.subheader(
     t("lacking_title", radius=radius, n=len(lacking))
@@ -67,11 +71,9 @@ cols_l = [
 st.dataframe(
     lacking.sort_values("population", ascending=False)[cols_l],
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     key="lacking_table",
 )
 st.subheader(t("gap_table"))
-st.dataframe(
-    ev.gaps.drop(columns="geometry").sort_values("rank"), hide_index=True, use_container_width=True
-)
+st.dataframe(ev.gaps.drop(columns="geometry").sort_values("rank"), hide_index=True, width="stretch")
 common.evaluation_exports("siting_coverage", ctx, m)

@@ -88,7 +88,7 @@ for k, v in c["overrides"].items():
     for lv in wide.index:
         if k.startswith(lv + "_") and k[len(lv) + 1 :] in wide.columns:
             wide.loc[lv, k[len(lv) + 1 :]] = float(v)
-edited = st.data_editor(wide, key=f"thresholds_{c['standard']}", use_container_width=True)
+edited = st.data_editor(wide, key=f"thresholds_{c['standard']}", width="stretch")
 overrides = {
     f"{lv}_{f}": float(edited.loc[lv, f])
     for lv in edited.index

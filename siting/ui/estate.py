@@ -107,7 +107,7 @@ else:
     for r in reasons:
         st.markdown(f"- {r}")
     if table is not None:
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
     est_gdf = gpd.GeoDataFrame(
         {"name": [estate.get("name", "")]}, geometry=[estate["geometry"]], crs=4326
     )

@@ -103,10 +103,17 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "sites_by_level": ("各层级站点", "Sites by level"),
     "level": ("层级", "Level"),
     "count": ("数量", "Count"),
+    "compliant_of": ("{n}/{total} 个站点达标", "{n} of {total} sites compliant"),
     "compliant": ("达标", "Compliant"),
     "district_map": ("全区地图", "District map"),
     # coverage page
     "radius": ("步行半径(米)", "Walking radius (m)"),
+    "show_areas": ("显示步行服务范围", "Show walking service areas"),
+    "show_areas_help": (
+        "按路网计算每个站点的步行范围;大区首次计算可能需要几十秒",
+        "Walking areas along the road network; the first time can take tens of seconds on a "
+        "large district",
+    ),
     "levels": ("显示的站点层级", "Site levels shown"),
     "lacking_title": (
         "{radius} 米内没有党群服务站的社区({n} 个)",

@@ -23,12 +23,8 @@ common.show_warnings(ctx.warnings)
 per_site = s["population_total"] / s["sites_total"] if s["sites_total"] else float("nan")
 cols = st.columns(4)
 cols[0].metric(t("coverage_rate"), common.pct(s["coverage_rate"]), help=t("coverage_rate_help"))
-cols[1].metric(
-    t("compliance_rate"),
-    common.pct(s["compliance_rate"]),
-    f"{s['sites_compliant']}/{s['sites_total']}",
-    delta_color="off",
-)
+cols[1].metric(t("compliance_rate"), common.pct(s["compliance_rate"]))
+cols[1].caption(t("compliant_of", n=s["sites_compliant"], total=s["sites_total"]))
 cols[2].metric(t("population_per_site"), f"{per_site:,.0f}")
 cols[3].metric(t("population_total"), f"{s['population_total']:,.0f}")
 
@@ -43,12 +39,11 @@ by_level = pd.DataFrame(
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("sites_by_level"))
-    st.dataframe(by_level, hide_index=True, use_container_width=True)
+    st.dataframe(by_level, hide_index=True, width="stretch")
 with right:
     from siting.maps import district_map
 
     st.subheader(t("district_map"))
-    areas = common.service_areas(ctx.key, (500.0,), ctx)
-    m = district_map(ctx.evaluation, service_areas=areas, **common.map_options())
+    m = district_map(ctx.evaluation, **common.map_options())
     common.show_map(m, key="map_overview", returned=())
 common.evaluation_exports("siting_overview", ctx, m)

@@ -75,7 +75,7 @@ if result is not None:
         lat=result.stations.to_crs(4326).geometry.y.round(6),
     )
     st.subheader(t("proposed"))
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    st.dataframe(table, hide_index=True, width="stretch")
     common.exports(
         "siting_proposals",
         xlsx=lambda: common.tables_xlsx(

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from siting._errors import InputError, Problem
@@ -122,6 +123,28 @@ class Scenario:
     version: int | None = None
     created: datetime | None = None
     updated: datetime | None = None
+
+    def contents(self) -> pd.DataFrame:
+        """The scenario's frames: ``role`` (input/result), ``key``, ``rows``, ``columns``, ``crs``.
+
+        ``crs`` is the CRS as given (``""`` for plain tables or frames without a CRS); meant for
+        ``siting scenario show``.
+        """
+        records = []
+        for role, frames in ((_ROLE_INPUT, self.inputs), (_ROLE_RESULT, self.results)):
+            for key, frame in frames.items():
+                crs = getattr(frame, "crs", None) if isinstance(frame, gpd.GeoDataFrame) else None
+                records.append(
+                    {
+                        "role": role,
+                        "key": key,
+                        "rows": len(frame),
+                        "columns": len(frame.columns),
+                        "crs": "" if crs is None else (crs.srs or crs.name),
+                    }
+                )
+        table = pd.DataFrame(records, columns=["role", "key", "rows", "columns", "crs"])
+        return table.astype({"rows": "int64", "columns": "int64"})
 
     @classmethod
     def from_evaluation(

@@ -218,6 +218,11 @@ def test_round_trip_keeps_frames_crs_and_chinese_text(store: Store) -> None:
     pd.testing.assert_frame_equal(streets, _streets(), check_dtype=False)
     assert streets["met"].dtype == bool and streets["sites_total"].dtype == np.int64
     assert_geodataframe_equal(loaded.results["sites"], original.results["sites"], check_dtype=False)
+    contents = loaded.contents()
+    assert contents["key"].tolist() == ["communities", "sites", "streets", "sites"]
+    assert contents["role"].tolist() == ["input", "input", "result", "result"]
+    assert contents["rows"].tolist() == [2, 3, 2, 2]
+    assert contents.loc[0, "crs"] == "EPSG:4547" and contents.loc[2, "crs"] == ""
     assert loaded.created is not None and loaded.updated is not None
     assert loaded.created.tzinfo is not None and loaded.created == loaded.updated
     # saving did not touch the caller's object
@@ -456,7 +461,7 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory):
 
 @given(
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+        alphabet=st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")),
         min_size=1,
         max_size=100,
     )

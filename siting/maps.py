@@ -635,7 +635,7 @@ def _legend_html(
         rows.append(f'<div style="color:#555;margin-top:3px;">{html.escape(note)}</div>')
     style = (
         f"background:rgba(255,255,255,0.93);padding:8px 10px;border-radius:4px;"
-        f"box-shadow:0 1px 4px rgba(0,0,0,0.35);font:12px/1.5 {_FONT};max-width:300px;"
+        f"box-shadow:0 1px 4px rgba(0,0,0,0.35);font:11px/1.45 {_FONT};max-width:280px;"
     )
     return f'<div style="{style}">{"".join(rows)}</div>'
 
@@ -651,6 +651,7 @@ def _new_map(
         zoom_start=13,
         control_scale=True,
         prefer_canvas=True,
+        zoom_snap=0.25,  # fit the district to the frame more tightly than whole zoom levels
     )
     # only Leaflet itself is needed: no jQuery/Bootstrap/Font Awesome downloads
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]

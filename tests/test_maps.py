@@ -350,3 +350,18 @@ def test_vendored_leaflet_is_inlined_with_its_images(ev, tmp_path, monkeypatch):
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', text)  # nothing fetched
     if "images/layers.png" in found[1].read_text(encoding="utf-8"):
         assert "url(data:image/png;base64," in text
+
+
+def test_real_evaluation_map():
+    from _evalfixture import make_real_evaluation
+
+    ev = make_real_evaluation()
+    m = district_map(ev, basemap="amap")
+    assert len(features(m, "社区覆盖率")) == len(ev.communities)
+    assert len(features(m, "站点")) == len(ev.sites)
+    assert len(features(m, "缺口")) == len(ev.gaps)
+    site = {f["properties"]["name"]: f["properties"] for f in features(m, "站点")}
+    s2 = ev.sites.set_index("name").loc["竹林站"]
+    assert site["竹林站"]["compliant"] == "否 — " + s2["reasons"].replace("<", "&lt;")
+    comm = {f["properties"]["name"]: f["properties"] for f in features(m, "社区覆盖率")}
+    assert comm["兰溪村"]["status"] == "缺口"

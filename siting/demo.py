@@ -14,8 +14,10 @@ metre across the district.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1145,7 +1147,7 @@ def _write_readme(
     return path
 
 
-def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 110) -> Path:
+def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 90) -> Path:
     """Draw the demo district (communities by street, water, roads, sites by level) to a PNG.
 
     Parameters
@@ -1212,7 +1214,7 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 110) -> P
         color, width = style.get(hw, ("#777", 0.35))
         ax.add_collection(LineCollection(ls, colors=color, linewidths=width, zorder=2))
     water.plot(ax=ax, color="#6ab0e8", zorder=3)
-    estate.plot(ax=ax, facecolor="none", edgecolor="#e0f", linewidth=1.5, zorder=4)
+    estate.plot(ax=ax, facecolor="#f0c", edgecolor="#a08", linewidth=1.2, alpha=0.8, zorder=4)
     marks = {
         schema.DISTRICT_CENTER: ("*", 260, "#b00"),
         schema.STREET_CENTER: ("s", 70, "#e50"),
@@ -1249,7 +1251,20 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 110) -> P
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("示例区 (synthetic demo district)")
     ax.set_aspect(1 / np.cos(np.radians(LAT0)))
-    fig.tight_layout()
-    fig.savefig(png, dpi=dpi)
+    buf = io.BytesIO()
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    level = fm_log.level
+    fm_log.setLevel(logging.ERROR)  # "using weight 500 instead of normal" for some CJK fonts
+    with warnings.catch_warnings():
+        # without a CJK font installed the Chinese labels show as boxes; that is fine here
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig.tight_layout()
+        fig.savefig(buf, dpi=dpi, format="png")
+    fm_log.setLevel(level)
     plt.close(fig)
+    # a 128-colour palette keeps the picture small enough to commit
+    from PIL import Image
+
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(128).save(png, optimize=True)
     return Path(png)

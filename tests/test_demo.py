@@ -18,7 +18,7 @@ from scipy.sparse import csgraph
 
 from siting import schema, settings
 from siting._osmxml import ways_from_lines, write_osm_xml
-from siting.demo import LAT0, LON0, M_PER_DEG_LAT, M_PER_DEG_LON, make_demo
+from siting.demo import LAT0, LON0, M_PER_DEG_LAT, M_PER_DEG_LON, make_demo, render_preview
 
 GPKG = ("communities", "sites", "candidates")
 TEXT = ("sites.csv", "water.geojson", "estate.geojson", "estate_site.geojson", "README.md")
@@ -336,10 +336,19 @@ def test_walking_across_the_river_is_a_detour(osm: _Ways, demo: dict[str, Path])
     assert np.median(ratio) > 2.0
 
 
+@pytest.mark.slow
 def test_osmnx_reads_the_roads(demo: dict[str, Path]) -> None:
     ox = pytest.importorskip("osmnx")
     g = ox.graph_from_xml(demo["roads"], simplify=False, retain_all=True)
     assert 5_000 <= len(g) <= 25_000
+
+
+@pytest.mark.slow
+def test_render_preview_draws_a_small_png(demo: dict[str, Path], tmp_path: Path) -> None:
+    png = render_preview(demo["roads"].parent, tmp_path / "p.png", dpi=40)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 5_000 < len(data) < 300_000
 
 
 # --- the OSM writer on a hand-checkable case -------------------------------------------------

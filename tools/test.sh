@@ -11,6 +11,13 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "we
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
 fi
 
+# PostgreSQL server programs for the scenario-store tests on PostgreSQL (they skip without them).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 
 export SITING_CACHE_DIR="${SITING_CACHE_DIR:-$(mktemp -d)}"

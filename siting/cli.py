@@ -342,10 +342,14 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             )
         )
     elif args.action == "compare":
-        print(store.compare(args.names[0], args.names[1]).to_string(index=False))
+        table = store.compare(args.names[0], args.names[1])
+        table = table.rename(
+            columns={"a": table.attrs.get("a", "a"), "b": table.attrs.get("b", "b")}
+        )
+        print(table.to_string(index=False))
     else:
-        store.delete(args.names[0], version=args.scenario_version)
-        print(f"deleted {args.names[0]}")
+        n = store.delete(args.names[0], version=args.scenario_version)
+        print(f"deleted {n} version(s) of {args.names[0]}")
     return 0
 
 

@@ -164,6 +164,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    # mkstemp creates 0600; give the file the mode of the one it replaces, or rw-r--r--
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    os.chmod(tmp, mode)
     try:
         yield tmp
         os.replace(tmp, path)

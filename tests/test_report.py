@@ -173,6 +173,7 @@ def test_atomic_path_success(tmp_path):
         tmp.write_text("ok")
         assert not out.exists()
     assert out.read_text() == "ok"
+    assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
     assert [p.name for p in out.parent.iterdir()] == ["a.txt"]
 
 

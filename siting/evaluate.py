@@ -407,8 +407,7 @@ def _prepare_communities(comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     c = comm.reset_index(drop=True).copy()
     c["id"] = c["id"].astype(str)
     for col, default in (("name", ""), ("kind", schema.RESIDENTIAL), ("street", "")):
-        c[col] = c[col].fillna(default).astype(str) if col in c else default
-    c["kind"] = c["kind"].replace("", schema.RESIDENTIAL)
+        c[col] = _text(c[col], default) if col in c else default
     for col in ("population", "households", "party_members"):
         c[col] = pd.to_numeric(c[col], errors="coerce") if col in c else np.nan
         c[col] = c[col].astype(np.float64)
@@ -419,8 +418,8 @@ def _prepare_sites(sites: gpd.GeoDataFrame, comm: gpd.GeoDataFrame) -> gpd.GeoDa
     s = sites.reset_index(drop=True).copy()
     s["id"] = s["id"].astype(str)
     for col in ("name", "community_id"):
-        s[col] = s[col].fillna("").astype(str) if col in s else ""
-    s["status"] = s["status"].fillna(schema.EXISTING).astype(str) if "status" in s else "existing"
+        s[col] = _text(s[col]) if col in s else ""
+    s["status"] = _text(s["status"], schema.EXISTING) if "status" in s else schema.EXISTING
     for col in ("floor_area_m2", "ground_floor_area_m2", "upgrade_year"):
         s[col] = pd.to_numeric(s[col], errors="coerce") if col in s else np.nan
         s[col] = s[col].astype(np.float64)
@@ -522,7 +521,7 @@ def _site_frame(
             "overloaded": stats[0] > max_pop,
             "m2_per_100_households": comp["m2_per_100_households"].to_numpy(),
             "required_funding_yuan": base + per_pm * stats[2],
-            "street": street.fillna("").astype(str).to_numpy(),
+            "street": _text(street).to_numpy(),
             "community_id": st["community_id"].to_numpy(),
             "required_floor_area_m2": comp["required_floor_area_m2"].to_numpy(),
             "min_floor_area_m2": comp["min_floor_area_m2"].to_numpy(),
@@ -625,7 +624,7 @@ def _community_frame(comm, st, sites, dem, network, std, current, radius) -> gpd
             "covered_share_any": share_any.astype(np.float64),
             "has_compliant_station": n_ok > 0,
             "coverage_status": status,
-            "placement_rule": pd.Series(kind).map(PLACEMENT_RULES_ZH).fillna("").to_numpy(),
+            "placement_rule": _text(pd.Series(kind).map(PLACEMENT_RULES_ZH)).to_numpy(),
             "missing": missing,
             "stations": n_st,
             "points": n_pt,
@@ -788,6 +787,12 @@ def _summary(comm, sites, streets, traj, gaps, current, std, network, method) ->
         "targets": traj.to_dict("records"),
     }
     return _jsonable(out)
+
+
+def _text(s: pd.Series, default: str = "") -> pd.Series:
+    """Text column with missing values (None, NaN, "") as ``default``."""
+    out = s.astype(object).where(s.notna(), default).astype(str)
+    return out.where(out != "", default)
 
 
 def _rate(a: float, b: float) -> float | None:

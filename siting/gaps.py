@@ -132,7 +132,7 @@ def uncovered_hexagons(
         names = dict(
             zip(
                 communities["id"].astype(str),
-                communities["name"].fillna("").astype(str),
+                communities["name"].astype(object).where(communities["name"].notna(), ""),
                 strict=False,
             )
         )
@@ -140,7 +140,7 @@ def uncovered_hexagons(
         df[["q", "r", "community_id"]]
         .drop_duplicates()
         .sort_values(["q", "r", "community_id"])
-        .assign(community_name=lambda d: d["community_id"].map(names).fillna(""))
+        .assign(community_name=lambda d: [names.get(c, "") for c in d["community_id"]])
         .groupby(["q", "r"], sort=False)
         .agg(
             communities=("community_id", ", ".join),

@@ -1165,7 +1165,6 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 90) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import osmium
-    from matplotlib.collections import LineCollection
 
     cjk = [
         f
@@ -1193,8 +1192,40 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 90) -> Pa
             continue
         nodes = w.nodes  # type: ignore[union-attr]
         segs.setdefault(hw, []).append(np.array([(n.lon, n.lat) for n in nodes]))
-    plt.rcParams["font.family"] = family
-    fig, ax = plt.subplots(figsize=(11, 10))
+    buf = io.BytesIO()
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    level = fm_log.level
+    fm_log.setLevel(logging.ERROR)  # "using weight 500 instead of normal" for some CJK fonts
+    try:
+        with plt.rc_context({"font.family": family}), warnings.catch_warnings():
+            # without a CJK font the Chinese labels show as boxes; that is fine here
+            warnings.filterwarnings("ignore", message="Glyph .* missing")
+            fig, ax = plt.subplots(figsize=(11, 10))
+            _draw(ax, comm, sites, cands, water, estate, segs)
+            fig.tight_layout()
+            fig.savefig(buf, dpi=dpi, format="png")
+            plt.close(fig)
+    finally:
+        fm_log.setLevel(level)
+    # a 128-colour palette keeps the picture small enough to commit
+    from PIL import Image
+
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(128).save(png, optimize=True)
+    return Path(png)
+
+
+def _draw(
+    ax: Any,
+    comm: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    cands: gpd.GeoDataFrame,
+    water: gpd.GeoDataFrame,
+    estate: gpd.GeoDataFrame,
+    segs: dict[str, list[np.ndarray]],
+) -> None:
+    from matplotlib.collections import LineCollection
+
     comm.plot(ax=ax, column="street", cmap="Pastel1", edgecolor="#888", linewidth=0.4)
     for kind, hatch in (
         (schema.HOLLOW_VILLAGE, ".."),
@@ -1251,20 +1282,3 @@ def render_preview(src_dir: str | Path, png: str | Path, *, dpi: int = 90) -> Pa
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("示例区 (synthetic demo district)")
     ax.set_aspect(1 / np.cos(np.radians(LAT0)))
-    buf = io.BytesIO()
-    fm_log = logging.getLogger("matplotlib.font_manager")
-    level = fm_log.level
-    fm_log.setLevel(logging.ERROR)  # "using weight 500 instead of normal" for some CJK fonts
-    with warnings.catch_warnings():
-        # without a CJK font installed the Chinese labels show as boxes; that is fine here
-        warnings.filterwarnings("ignore", message="Glyph .* missing")
-        fig.tight_layout()
-        fig.savefig(buf, dpi=dpi, format="png")
-    fm_log.setLevel(level)
-    plt.close(fig)
-    # a 128-colour palette keeps the picture small enough to commit
-    from PIL import Image
-
-    buf.seek(0)
-    Image.open(buf).convert("RGB").quantize(128).save(png, optimize=True)
-    return Path(png)

@@ -10,7 +10,9 @@ centers and stations by default) the options are:
   radius whose floor area and ground floor meet the standard; each building used once;
 - **merge** (多社区一中心, seed 002): adjacent communities share one center: the other site is
   retired and the survivor is enlarged to cover both communities' households; allowed when the
-  communities touch and their combined population stays within the station's maximum;
+  communities touch, their combined population stays within the station's maximum and (with a
+  distance provider) the retired site is within the station's walking radius of the survivor,
+  so its residents keep a station within reach;
 - **build new** (新建): a new site of the required area; always possible, the most expensive.
 
 A mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`) picks one option and a
@@ -186,12 +188,12 @@ def _options(
 
     # merges of adjacent communities' stations (多社区一中心)
     if communities is not None and len(communities):
-        rows += _merge_options(sites, todo, communities, std, costs, added, ids)
+        rows += _merge_options(sites, todo, communities, std, costs, ids, network)
     cols = ["site", "action", "other", "candidate", "added_m2", "cost_yuan", "detail"]
     return pd.DataFrame(rows, columns=cols)
 
 
-def _merge_options(sites, todo, communities, std, costs, added, ids) -> list[dict[str, Any]]:
+def _merge_options(sites, todo, communities, std, costs, ids, network) -> list[dict[str, Any]]:
     st = std.levels[schema.STATION]
     is_station = (sites["level"] == schema.STATION).to_numpy() & (
         sites["status"] == schema.EXISTING
@@ -214,9 +216,17 @@ def _merge_options(sites, todo, communities, std, costs, added, ids) -> list[dic
     gi = cand["_i"].to_numpy()
     area = sites["floor_area_m2"].to_numpy(dtype=float)
     ground = sites["ground_floor_area_m2"].to_numpy(dtype=float)
+    near: set[tuple[int, int]] | None = None
+    if network is not None and len(a):
+        # the retired site's residents must keep a station within walking reach
+        xy = shapely.get_coordinates(sites.geometry.values[gi])
+        d = network.distances(xy, xy, float(st.service_radius_m)).tocoo()
+        near = set(zip(d.row.tolist(), d.col.tolist(), strict=True))
     rows = []
     for x, y in zip(a, b, strict=True):
         if pop[x] + pop[y] > st.max_population:
+            continue
+        if near is not None and (x, y) not in near and (y, x) not in near:
             continue
         need = max(st.min_floor_area_m2, (hh[x] + hh[y]) / 100.0 * st.min_m2_per_100_households)
         for keep_i, drop_i in ((gi[x], gi[y]), (gi[y], gi[x])):
@@ -429,19 +439,18 @@ def plan_upgrades(
     plan_cost = float(cost @ x.sum(axis=1))
     short = res.x[k:]
 
-    # Among plans of the same cost (and shortfall): each year does what its target needs and
-    # no more (spending follows the targets), and within that the sites serving the most
-    # residents come first. An upgrade done before year y counts once per year it is early
-    # (integer), so the residents' term, scaled below 1 in total, only breaks ties.
+    # Among plans of the same cost (and shortfall): no action that no target needs (a free
+    # merge would otherwise close a station for nothing), each year does what its target needs
+    # and no more (spending follows the targets), and within that the sites serving the most
+    # residents come first. Every action costs (years before the last + 1), slightly less for
+    # sites serving more residents; the residents' term, below 1 in total, only breaks ties.
     pop = sites["population_served"].to_numpy(dtype=float)[site_of]
+    pop = np.where(np.isfinite(pop), pop, 0.0)
     pop_n = pop / max(float(pop.max()) if len(pop) else 1.0, 1.0)
-    early = np.arange(n_years, 0, -1, dtype=float) - 1.0  # years before the last
+    early = np.arange(n_years, 0, -1, dtype=float)  # years before the last, + 1
     eps = 1.0 / (n_opt * n_years + 1.0)
     c_pop = np.concatenate(
-        [
-            (early[None, :] - eps * pop_n[:, None] * (early[None, :] + 1.0)).ravel(),
-            np.zeros(n_years),
-        ]
+        [(early[None, :] * (1.0 - eps * pop_n[:, None])).ravel(), np.zeros(n_years)]
     )
     cap = sparse.coo_array(c_cost[None, :])
     lin2 = [lin, LinearConstraint(cap, -np.inf, float(c_cost @ res.x) * (1 + 1e-9) + 1e-6)]
@@ -558,7 +567,8 @@ def _result(
                 "met": bool(rate >= tg[y] - 1e-9),
                 "cost_yuan": spent,
                 "budget_yuan": bud,
-                "sites_short": math.ceil(max(short[y], 0) - 1e-6),
+                # sites that would still have to become compliant to meet the target
+                "sites_short": max(math.ceil(tg[y] * total - good - 1e-6), 0),
             }
         )
     yrs = pd.DataFrame(years)

@@ -1,0 +1,316 @@
+"""Tests of the three-year upgrade plan on tiny hand-computed districts.
+
+Layout used by most tests (metres, a made-up UTM frame), station standard: >= 1,000 m2,
+ground floor >= 50%, radius 500 m, 30 m2 per 100 households; enlarge 6,000 yuan/m2, new
+8,000 yuan/m2, fit-out 2,500 yuan/m2::
+
+    site  area  ground  compliant  enlarge needs                 cost
+    A     1200  1200    yes        -                             -
+    C      800   800    no         +200 (area)                   1.2 M
+    D      900   900    no         +100 (area)                   0.6 M
+    E      400   400    no         +600 > 100% of 400: no        new 1000 m2 = 8.0 M
+    F      700   300    no         +300 (area; share needs +100) 1.8 M
+"""
+
+from __future__ import annotations
+
+import itertools
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from siting._errors import InputError
+from siting.network import EuclideanNetwork
+from siting.plan import PlanCosts, plan_chart, plan_upgrades
+
+CRS = "EPSG:32651"
+M = 1e6
+
+
+def _sites(rows: list[tuple]) -> gpd.GeoDataFrame:
+    """rows: (id, area, ground, compliant, population_served, x, y, community_id)."""
+    ids, area, ground, ok, pop, x, y, cid = (list(c) for c in zip(*rows, strict=True))
+    n = len(ids)
+    area_a = np.array(area, float)
+    return gpd.GeoDataFrame(
+        {
+            "site_id": ids,
+            "name": [f"站{i}" for i in ids],
+            "level": ["station"] * n,
+            "status": ["existing"] * n,
+            "floor_area_m2": area_a,
+            "ground_floor_area_m2": np.array(ground, float),
+            "compliant": np.array(ok, bool),
+            "reasons": ["" if o else "面积不足" for o in ok],
+            "required_floor_area_m2": np.full(n, 1000.0),
+            "min_ground_floor_share": np.full(n, 0.5),
+            "radius_m": np.full(n, 500.0),
+            "population_served": np.array(pop, float),
+            "street": ["东街道"] * n,
+            "community_id": cid,
+            "upgrade_year": np.full(n, np.nan),
+        },
+        geometry=shapely.points(np.array(x, float), np.array(y, float)),
+        crs=CRS,
+    )
+
+
+def _base() -> SimpleNamespace:
+    return SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 9000, 0, 0, "K1"),
+                ("C", 800, 800, False, 5000, 3000, 0, "K2"),
+                ("D", 900, 900, False, 1000, 6000, 0, "K3"),
+                ("E", 400, 400, False, 500, 9000, 0, "K4"),
+                ("F", 700, 300, False, 3000, 12000, 0, "K5"),
+            ]
+        )
+    )
+
+
+def _brute_min_cost(plan, compliant0: int, n0: int, targets, budget=None) -> float:
+    """Least cost over every assignment site -> (nothing | option x year), no merges."""
+    opts = plan.options
+    by_site = [g for _, g in opts.groupby("site")]
+    n_years = len(targets)
+    best = np.inf
+    choices = [
+        [None] + [(r.candidate, r.cost_yuan, y) for r in g.itertuples() for y in range(n_years)]
+        for g in by_site
+    ]
+    for combo in itertools.product(*choices):
+        done = [c for c in combo if c is not None]
+        used = [c[0] for c in done if c[0]]
+        if len(used) != len(set(used)):
+            continue
+        per_year = [sum(c[1] for c in done if c[2] == y) for y in range(n_years)]
+        if budget is not None and sum(per_year) > budget + 1e-6:
+            continue
+        ok = all(
+            compliant0 + sum(1 for c in done if c[2] <= y) >= targets[y] * n0 - 1e-9
+            for y in range(n_years)
+        )
+        if ok:
+            best = min(best, sum(per_year))
+    return best
+
+
+def test_targets_met_at_least_cost_residents_first():
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), start_year=2025)
+    # 3 of the 4 non-compliant sites are needed; the cheapest three are D, C, F (E needs a
+    # new build); just in time, the site serving most residents first: C (5000), F, D
+    assert plan.total_cost_yuan == pytest.approx(0.6 * M + 1.2 * M + 1.8 * M)
+    assert plan.total_cost_yuan == pytest.approx(_brute_min_cost(plan, 1, 5, (0.4, 0.6, 0.8)))
+    assert plan.actions["site_id"].tolist() == ["C", "F", "D"]
+    assert plan.actions["year"].tolist() == [1, 2, 3]
+    assert plan.actions["calendar_year"].tolist() == [2025, 2026, 2027]
+    assert set(plan.actions["action"]) == {"enlarge"}
+    assert plan.years["sites_compliant"].tolist() == [2, 3, 4]
+    assert plan.years["compliance_rate"].tolist() == pytest.approx([0.4, 0.6, 0.8])
+    assert plan.years["met"].all() and plan.feasible_within_budget
+    assert plan.years["sites_short"].tolist() == [0, 0, 0]
+    assert plan.status == "optimal"
+    # E cannot grow from 400 to 1000 m2 in place (ratio 1.0): only "new" is offered
+    e = plan.options[plan.options["site"] == 3]
+    assert e["action"].tolist() == ["new"]
+    assert e["cost_yuan"].iat[0] == pytest.approx(8 * M)
+
+
+def test_budget_too_small_reports_shortfall_and_budget_needed():
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    # 2.0 M buys D (0.6) and C (1.2), not F (1.8): one site short in year 3
+    assert plan.total_cost_yuan == pytest.approx(1.8 * M)
+    assert sorted(plan.actions["site_id"]) == ["C", "D"]
+    assert plan.years["sites_short"].tolist() == [0, 0, 1]
+    assert plan.years["met"].tolist() == [True, True, False]
+    assert not plan.feasible_within_budget
+    assert plan.budget_needed_yuan == pytest.approx(3.6 * M)
+    assert "1 个站点" in plan.notes[0] and "3,600,000" in plan.notes[0]
+
+
+def test_zero_budget_shortfall_every_year():
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=0.0)
+    assert plan.actions.empty
+    assert plan.years["sites_short"].tolist() == [1, 2, 3]
+    assert plan.budget_needed_yuan == pytest.approx(3.6 * M)
+
+
+def test_per_year_budgets_shape_the_schedule():
+    # year 1 can afford only D (0.6 <= 0.7), year 2 C (1.2 <= 1.3), year 3 F (1.8 <= 2.0)
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=[0.7 * M, 1.3 * M, 2.0 * M])
+    assert plan.actions[["year", "site_id"]].values.tolist() == [[1, "D"], [2, "C"], [3, "F"]]
+    assert plan.years["cost_yuan"].tolist() == pytest.approx([0.6 * M, 1.2 * M, 1.8 * M])
+    assert plan.years["budget_yuan"].tolist() == pytest.approx([0.7 * M, 1.3 * M, 2.0 * M])
+    assert plan.years["met"].all()
+
+
+def test_no_action_beyond_the_targets():
+    # 1 of 5 compliant is 20%: a 20% target needs nothing, even free options stay unused
+    plan = plan_upgrades(_base(), targets=(0.2, 0.2, 0.2))
+    assert plan.actions.empty and plan.total_cost_yuan == 0
+
+
+def _merge_case(sx: float = 300.0):
+    """K1 | K2 touch, K3 stands apart.  A (compliant, 1,200 m2) in K1, B (500 m2) in K2 at
+    ``sx`` m from A, G (500 m2) in K3. K1+K2 households 2,000+1,000 -> 900 m2 < 1,000 m2:
+    A can take B's residents without growing (a free merge)."""
+    comm = gpd.GeoDataFrame(
+        {
+            "id": ["K1", "K2", "K3"],
+            "population": [5000.0, 2600.0, 2600.0],
+            "households": [2000.0, 1000.0, 1000.0],
+        },
+        geometry=[
+            shapely.box(-1000, -500, 0, 500),
+            shapely.box(0, -500, 1000, 500),
+            shapely.box(5000, -500, 6000, 500),
+        ],
+        crs=CRS,
+    )
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 5000, -100, 0, "K1"),
+                ("B", 500, 500, False, 2600, sx - 100, 0, "K2"),
+                ("G", 500, 500, False, 2600, 5500, 0, "K3"),
+                ("H", 1000, 1000, True, 3000, 5600, 300, "K3b"),
+            ]
+        )
+    )
+    return ev, comm
+
+
+def test_merge_only_touching_retires_noncompliant_and_shrinks_total():
+    ev, comm = _merge_case()
+    plan = plan_upgrades(ev, communities=comm, targets=(0.6, 0.6, 0.6))
+    merges = plan.options[plan.options["action"] == "merge"]
+    # only B (non-compliant, K2 touches K1) into A; never A retired, nothing for K3
+    assert merges[["site", "other"]].values.tolist() == [[1, 0]]
+    assert merges["cost_yuan"].tolist() == [0.0]
+    # 2 of 4 compliant = 50%; retiring B: 2 of 3 = 67% >= 60% at no cost
+    assert plan.actions["action"].tolist() == ["merge"]
+    assert plan.actions["site_id"].tolist() == ["B"]
+    assert plan.total_cost_yuan == 0
+    assert plan.years["sites_total"].tolist() == [3, 3, 3]
+    assert plan.years["sites_compliant"].tolist() == [2, 2, 2]
+    assert plan.years["compliance_rate"].tolist() == pytest.approx([2 / 3] * 3)
+
+
+def test_merge_and_enlarge_to_full_compliance():
+    ev, comm = _merge_case()
+    plan = plan_upgrades(ev, communities=comm, targets=(0.6, 0.8, 1.0))
+    # B merged for free, G enlarged +500 m2 = 3.0 M (cheaper than B +500 too: 6.0 M)
+    got = dict(zip(plan.actions["site_id"], plan.actions["action"], strict=True))
+    assert got == {"B": "merge", "G": "enlarge"}
+    assert plan.total_cost_yuan == pytest.approx(3.0 * M)
+    assert plan.years["compliance_rate"].iat[-1] == pytest.approx(1.0)
+    assert plan.years["sites_total"].iat[-1] == 3
+
+
+def test_merge_needs_walking_reach_with_a_network():
+    ev, comm = _merge_case(sx=900.0)  # B 900 m from A > 500 m station radius
+    net = EuclideanNetwork(CRS)
+    plan = plan_upgrades(ev, communities=comm, network=net, targets=(0.6, 0.6, 0.6))
+    assert not (plan.options["action"] == "merge").any()
+    ev2, comm2 = _merge_case(sx=300.0)
+    plan2 = plan_upgrades(ev2, communities=comm2, network=net, targets=(0.6, 0.6, 0.6))
+    assert (plan2.options["action"] == "merge").sum() == 1
+
+
+def test_merge_survivor_grows_for_both_communities():
+    ev, comm = _merge_case()
+    comm["households"] = [3000.0, 1000.0, 1000.0]  # 4,000 households -> 1,200 m2 needed
+    ev.sites.loc[0, ["floor_area_m2", "ground_floor_area_m2"]] = [1000.0, 1000.0]
+    plan = plan_upgrades(ev, communities=comm, targets=(0.6, 0.6, 0.6))
+    m = plan.options[plan.options["action"] == "merge"]
+    assert m["added_m2"].tolist() == pytest.approx([200.0])
+    assert m["cost_yuan"].tolist() == pytest.approx([1.2 * M])
+
+
+def test_moves_use_each_building_once_within_radius():
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 100, 0, 0, "K1"),
+                ("P", 300, 300, False, 4000, 1000, 0, "K2"),
+                ("Q", 300, 300, False, 3000, 1000, 200, "K3"),
+            ]
+        )
+    )
+    cands = gpd.GeoDataFrame(
+        {
+            "id": ["B1", "B2", "B3"],
+            "name": ["旧小学", "远处仓库", "小房"],
+            "floor_area_m2": [1100.0, 1500.0, 600.0],
+            "ground_floor_area_m2": [600.0, 1500.0, 600.0],
+        },
+        geometry=shapely.points([[1100, 100], [1000, 900], [1000, 100]]),
+        crs=CRS,
+    )
+    net = EuclideanNetwork(CRS)
+    plan = plan_upgrades(
+        ev, candidates=cands, network=net, targets=(1.0, 1.0, 1.0), start_year=2025
+    )
+    moves = plan.options[plan.options["action"] == "move"]
+    # B2 is 900 m / 700 m away (> 500 m), B3 too small: only B1, for both P and Q
+    assert sorted(moves["candidate"]) == ["B1", "B1"]
+    assert moves["cost_yuan"].tolist() == pytest.approx([1100 * 2500.0] * 2)
+    acts = plan.actions.set_index("site_id")["action"].to_dict()
+    # B1 is used once; the other site builds new
+    assert sorted(acts.values()) == ["move", "new"]
+    assert plan.total_cost_yuan == pytest.approx(1100 * 2500.0 + 1000 * 8000.0)
+    assert plan.total_cost_yuan == pytest.approx(_brute_min_cost(plan, 1, 3, (1.0, 1.0, 1.0)))
+
+
+def test_max_enlarge_ratio_limits_enlarging():
+    plan = plan_upgrades(_base(), targets=(1.0, 1.0, 1.0), costs=PlanCosts(max_enlarge_ratio=2.0))
+    e = plan.options[plan.options["site"] == 3]
+    assert sorted(e["action"]) == ["enlarge", "new"]  # +600 <= 2 x 400
+    assert plan.total_cost_yuan == pytest.approx((1.2 + 0.6 + 3.6 + 1.8) * M)
+    tight = plan_upgrades(_base(), targets=(1.0,) * 3, costs=PlanCosts(max_enlarge_ratio=0.2))
+    # only D (+100 <= 180) may still enlarge; C (+200 > 160) and F (+300 > 140) must rebuild
+    enl = tight.options[tight.options["action"] == "enlarge"]
+    assert enl["site"].tolist() == [2]
+
+
+def test_residents_first_among_equal_cost():
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 1, 0, 0, "K1"),
+                ("X", 900, 900, False, 100, 1000, 0, "K2"),
+                ("Y", 900, 900, False, 8000, 2000, 0, "K3"),
+                ("Z", 900, 900, False, 3000, 3000, 0, "K4"),
+            ]
+        )
+    )
+    plan = plan_upgrades(ev, targets=(0.5, 0.75, 1.0))
+    assert plan.actions[["year", "site_id"]].values.tolist() == [[1, "Y"], [2, "Z"], [3, "X"]]
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"targets": (0.8, 0.6)}, "do not decrease"),
+        ({"targets": (0.6, 1.2)}, "shares in 0-1"),
+        ({"targets": ()}, "targets"),
+        ({"budget": -5.0}, "non-negative"),
+        ({"budget": [1e6, 1e6]}, "figure per year"),
+        ({"budget": float("nan")}, "budget"),
+    ],
+)
+def test_bad_targets_and_budget(kw, match):
+    with pytest.raises(InputError, match=match):
+        plan_upgrades(_base(), **kw)
+
+
+def test_plan_chart_writes_png(tmp_path):
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M)
+    out = tmp_path / "plan.png"
+    plan_chart(plan, out, baseline=0.2)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 5000

@@ -187,7 +187,7 @@ def propose(
             )
         sol = locate.p_median(
             cost[reach],
-            p + len(fixed),
+            p,  # new sites beyond the fixed existing ones
             weights=w[reach],
             fixed=fixed,
             capacity=cap,

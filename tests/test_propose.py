@@ -1,0 +1,158 @@
+"""Tests of the proposals on a tiny district with a hand-checkable answer.
+
+Three 1 km communities in a row, streets every 250 m, one demand point per community (its
+centroid), radius 600 m::
+
+    y=1000 +-----------+-----------+-----------+
+           |    C1     |    C2     |    C3     |
+    y=500  |    S*     X1    X2    X3          |     S existing compliant station (500, 500)
+           |  5,000    |  3,000    |  4,000    |     X1 (1500, 500)  X2 (2000, 500)
+    y=0    +-----------+-----------+-----------+     X3 (2500, 500)
+           0         1000        2000        3000
+
+C1 is covered by S. X1 reaches C2 (3,000), X3 reaches C3 (4,000), X2 reaches both (500 m each,
+7,000). p-median with S fixed and p = 1: X1 -> 4,000 x 1,000 = 4.0 M, X2 -> 7,000 x 500 =
+3.5 M, X3 -> 3,000 x 1,000 = 3.0 M: X3.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from siting._errors import InputError
+from siting.evaluate import evaluate
+from siting.network import WalkNetwork
+from siting.propose import propose
+
+CRS = "EPSG:32651"
+
+
+@pytest.fixture(scope="module")
+def district():
+    G = nx.Graph(crs=CRS)
+    step = 250.0
+    xs, ys = np.arange(0, 3001, step), np.arange(0, 1001, step)
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            G.add_node((i, j), x=float(x), y=float(y))
+            if i:
+                G.add_edge((i - 1, j), (i, j), length=step)
+            if j:
+                G.add_edge((i, j - 1), (i, j), length=step)
+    net = WalkNetwork.from_graph(nx.convert_node_labels_to_integers(G), crs=CRS)
+    comm = gpd.GeoDataFrame(
+        {
+            "id": ["C1", "C2", "C3"],
+            "name": ["一社区", "二社区", "三社区"],
+            "kind": ["residential"] * 3,
+            "street": ["东街道"] * 3,
+            "population": [5000.0, 3000.0, 4000.0],
+            "households": [1900.0, 1150.0, 1500.0],
+            "party_members": [100.0, 60.0, 80.0],
+        },
+        geometry=[shapely.box(1000 * i, 0, 1000 * (i + 1), 1000) for i in range(3)],
+        crs=CRS,
+    )
+    sites = gpd.GeoDataFrame(
+        {
+            "id": ["S"],
+            "name": ["一社区站"],
+            "level": ["station"],
+            "floor_area_m2": [1200.0],
+            "ground_floor_area_m2": [800.0],
+            "community_id": ["C1"],
+            "status": ["existing"],
+            "upgrade_year": [np.nan],
+        },
+        geometry=[shapely.Point(500, 500)],
+        crs=CRS,
+    )
+    cands = gpd.GeoDataFrame(
+        {
+            "id": ["X1", "X2", "X3"],
+            "name": ["甲", "乙", "丙"],
+            "source": ["street"] * 3,
+            "floor_area_m2": [np.nan, 300.0, np.nan],
+            "ground_floor_area_m2": [np.nan] * 3,
+        },
+        geometry=shapely.points([[1500, 500], [2000, 500], [2500, 500]]),
+        crs=CRS,
+    )
+    ev = evaluate(comm, sites, net, demand="centroid")
+    return net, comm, sites, cands, ev
+
+
+def _run(district, **kw):
+    net, comm, sites, cands, ev = district
+    return propose(ev, net, cands, communities=comm, sites=sites, radius=600.0, **kw)
+
+
+def test_mclp_p1_picks_the_candidate_reaching_both(district):
+    res = _run(district, model="mclp", p=1)
+    assert res.stations["id"].tolist() == ["X2"]
+    assert res.summary["objective"] == pytest.approx(7000.0)
+    assert res.summary["status"] == "optimal"
+    assert res.summary["population_covered_before"] == pytest.approx(5000.0)
+    assert res.summary["population_covered_after"] == pytest.approx(12000.0)
+    assert res.summary["coverage_rate_after"] >= res.summary["coverage_rate_before"]
+    assert res.stations["population_added"].tolist() == pytest.approx([7000.0])
+    assert res.summary["existing_sites_kept"] == 1
+
+
+def test_mclp_p2_adds_no_worse(district):
+    one, two = _run(district, model="mclp", p=1), _run(district, model="mclp", p=2)
+    assert two.summary["objective"] >= one.summary["objective"]
+    assert two.summary["coverage_rate_after"] >= one.summary["coverage_rate_after"]
+
+
+def test_lscp_fewest_stations_cover_every_uncovered_resident(district):
+    res = _run(district, model="lscp")
+    assert res.stations["id"].tolist() == ["X2"]
+    assert res.summary["objective"] == 1
+    assert res.summary["p"] is None
+    assert res.after.summary["coverage_rate"] == pytest.approx(1.0)
+
+
+def test_pmedian_keeps_existing_fixed_and_adds_p(district):
+    res = _run(district, model="pmedian", p=1)
+    # exactly one new station (S stays as a fixed column, not reported as new)
+    assert res.stations["id"].tolist() == ["X3"]
+    assert res.summary["objective"] == pytest.approx(3000.0 * 1000.0)
+    assert 0 in res.solution.selected  # the existing station's column
+    assert len(res.solution.selected) == 2
+
+
+def test_capacity_limits_a_small_candidate(district):
+    # X2 has 300 m2: 300 / 30 x 100 households x 2.62 = 2,620 residents, less than either
+    # community it reaches (rows are served whole), so X3 (4,000) wins with capacities
+    res = _run(district, model="mclp", p=1, capacity=True)
+    assert res.stations["id"].tolist() == ["X3"]
+    assert res.summary["objective"] == pytest.approx(4000.0)
+    assert res.summary["capacity"] is True
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"model": "pcenter"}, "unknown model"),
+        ({"model": "mclp", "p": 0}, "must be >= 1"),
+        ({"model": "pmedian", "p": 1.5}, "must be >= 1"),
+        ({"model": "mclp", "p": 1, "radius": 0.0}, "radius must be > 0"),
+        ({"model": "mclp", "p": 1, "radius": -5.0}, "radius must be > 0"),
+    ],
+)
+def test_bad_settings(district, kw, match):
+    net, comm, sites, cands, ev = district
+    radius = kw.pop("radius", 600.0)
+    with pytest.raises(InputError, match=match):
+        propose(ev, net, cands, communities=comm, sites=sites, radius=radius, **kw)
+
+
+def test_no_candidates(district):
+    net, comm, sites, cands, ev = district
+    with pytest.raises(InputError, match="no candidate"):
+        propose(ev, net, cands.iloc[:0], communities=comm, sites=sites, model="mclp", p=1)

@@ -78,6 +78,17 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_basemap(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--basemap",
+        default="none",
+        choices=("none", "osm", "tianditu", "amap"),
+        help="map background: none (works offline, default), osm, tianditu (needs "
+        "--tianditu-key), amap (GCJ-02 tiles; overlays are shifted to match)",
+    )
+    p.add_argument("--tianditu-key", default=None, metavar="KEY", help="your Tianditu key")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``siting`` command."""
     parser = argparse.ArgumentParser(
@@ -92,19 +103,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(p)
     _add_eval_options(p)
     p.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
+    _add_basemap(p)
     p.add_argument(
-        "--basemap",
-        default="none",
-        choices=("none", "osm"),
-        help="map background (default: none, works offline)",
+        "--save",
+        default=None,
+        metavar="NAME",
+        help="also save inputs, parameters and results as a named scenario",
     )
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH|URL",
+        help="scenario store for --save (default: $SITING_STORE or the user's)",
+    )
+    p.add_argument("--description", default="", help="description of the saved scenario")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("map", help="write the district maps into maps/")
     _add_inputs(p)
     _add_eval_options(p)
     p.add_argument("--out", default="maps", metavar="DIR", help="folder (default: maps)")
-    p.add_argument("--basemap", default="none", choices=("none", "osm"))
+    _add_basemap(p)
     p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("demo", help="write the synthetic demo district")
@@ -266,7 +285,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ev = evaluate_inputs(
         inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
     )
-    paths = write_outputs(ev, args.out, network=network, basemap=args.basemap)
+    paths = write_outputs(
+        ev, args.out, network=network, basemap=args.basemap, tianditu_key=args.tianditu_key
+    )
     s = ev.summary
     print(
         f"communities {len(inputs.communities)}, sites {s['sites_total']}, "
@@ -277,6 +298,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"compliance {s['compliance_rate']:.1%} ({s['sites_compliant']}/{s['sites_total']})"
     )
     print(f"wrote {', '.join(p.name for p in paths.values())} to {Path(args.out)}")
+    if args.save:
+        from siting.store import Scenario, Store
+
+        params = {
+            "standard": args.standard,
+            "demand": args.demand,
+            "spacing": args.spacing,
+            "coords": args.coords,
+            "files": inputs.files,
+        }
+        sc = Scenario.from_evaluation(
+            args.save,
+            ev,
+            description=args.description,
+            parameters=params,
+            inputs={"communities": inputs.communities, "sites": inputs.sites},
+        )
+        with Store.open(args.store) as store:
+            version = store.save(sc)
+            print(f"saved scenario {args.save!r} version {version} in {store.location}")
     return 0
 
 
@@ -292,7 +333,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     areas = service_areas_for_map(ev, network)
     path = out / "district.html"
-    save_map(district_map(ev, service_areas=areas, basemap=args.basemap), path)
+    m = district_map(ev, service_areas=areas, basemap=args.basemap, tianditu_key=args.tianditu_key)
+    save_map(m, path)
     print(f"wrote {path}")
     return 0
 
@@ -312,7 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_scenario(args: argparse.Namespace) -> int:
     from siting.store import Store
 
-    store = Store.open(args.store) if args.store else Store.open()
+    store = Store.open(args.store)
     need = {"list": 0, "show": 1, "compare": 2, "delete": 1}[args.action]
     if len(args.names) != need:
         raise InputError.one(

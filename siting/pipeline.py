@@ -154,6 +154,7 @@ def write_outputs(
     *,
     network: Any = None,
     basemap: str = "none",
+    tianditu_key: str | None = None,
 ) -> dict[str, Path]:
     """Write summary.json, sites.csv, communities.csv, streets.csv, gaps.geojson, report.xlsx
     and map.html into ``out_dir``; returns the paths written."""
@@ -189,7 +190,8 @@ def write_outputs(
     if network is not None:
         areas = service_areas_for_map(evaluation, network)
     paths["map"] = out / "map.html"
-    save_map(district_map(evaluation, service_areas=areas, basemap=basemap), paths["map"])
+    m = district_map(evaluation, service_areas=areas, basemap=basemap, tianditu_key=tianditu_key)
+    save_map(m, paths["map"])
     return paths
 
 

@@ -21,6 +21,7 @@ Rules (with the standard's figures):
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,7 +146,8 @@ def check_estate(
         Households not a positive number, or a proposed site without its floor area.
     """
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
-    if not (isinstance(households, int | float) and math.isfinite(households) and households > 0):
+    ok = isinstance(households, numbers.Real) and not isinstance(households, bool | np.bool_)
+    if not (ok and math.isfinite(households) and households > 0):
         raise InputError.one(
             "",
             "",

@@ -9,7 +9,9 @@ How the figures are defined (every one can be traced site by site):
   street centers, stations) and the *point* tier. A street or district center acts as the
   station of the residents nearest to it (it usually hosts that community's station), and a
   20 m² point does not take residents away from the station that must hold their activities;
-  points get their own catchment among points. A resident is thus counted once per tier.
+  points get their own catchment among points, limited to the point's service radius (a point
+  is a supplementary, walk-up place: residents beyond its reach are served by their station
+  only). A resident is thus counted at most once per tier.
   Planned sites are evaluated **as they will be**: their catchment is computed with the planned
   sites added to the current ones (so an existing site's figures are today's, a planned site's
   are those after it is built).
@@ -29,6 +31,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,7 @@ import shapely
 from pyproj import CRS
 
 from siting import schema, settings
-from siting._errors import InputError
+from siting._errors import InputError, SitingWarning
 from siting.gaps import uncovered_hexagons
 from siting.network import as_xy
 from siting.standards import Standard, load_standard
@@ -151,8 +154,32 @@ def evaluate(
     >>> ev.summary["coverage_rate"]  # doctest: +SKIP
     0.87
     """
-    std = load_standard(standard)
-    start = _dt.date.today().year if start_year is None else int(start_year)
+    with warnings.catch_warnings():
+        return _evaluate(
+            communities,
+            sites,
+            network,
+            std=load_standard(standard),
+            demand=demand,
+            spacing=spacing,
+            include_planned=include_planned,
+            start=_dt.date.today().year if start_year is None else int(start_year),
+            hex_size=hex_size,
+        )
+
+
+def _evaluate(
+    communities: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    network: Any,
+    *,
+    std: Standard,
+    demand: str | gpd.GeoDataFrame,
+    spacing: float,
+    include_planned: bool,
+    start: int,
+    hex_size: float,
+) -> Evaluation:
     _check_crs(communities, sites, network)
     comm = _prepare_communities(communities)
     st = _prepare_sites(sites, comm)
@@ -160,6 +187,13 @@ def evaluate(
     n_s, n_d = len(st), len(dem)
     d_xy = as_xy(dem.geometry) if n_d else np.empty((0, 2))
     s_xy = as_xy(st.geometry) if n_s else np.empty((0, 2))
+    if hasattr(network, "snap"):
+        # report far-from-road points once, then silence the repeats of every later query
+        network.snap(d_xy, label="demand points")
+        network.snap(s_xy, label="sites")
+        warnings.filterwarnings(
+            "ignore", category=SitingWarning, module=r"siting\.(network|evaluate)"
+        )
     pop = dem["population"].to_numpy(dtype=np.float64)
     hh = dem["households"].to_numpy(dtype=np.float64)
     pm = dem["party_members"].to_numpy(dtype=np.float64)
@@ -172,11 +206,11 @@ def evaluate(
 
     # catchments now (current sites) and as planned sites will be (all sites)
     c_soh, c_soh_d = _catchment(network, d_xy, s_xy, current & soh)
-    c_pt, c_pt_d = _catchment(network, d_xy, s_xy, current & ~soh)
+    c_pt, c_pt_d = _catchment(network, d_xy, s_xy, current & ~soh, radius)
     stats_now = _served(c_soh, pop, hh, pm, n_s) + _served(c_pt, pop, hh, pm, n_s)
     if (~current).any():
         f_soh, _ = _catchment(network, d_xy, s_xy, soh)
-        f_pt, _ = _catchment(network, d_xy, s_xy, ~soh)
+        f_pt, _ = _catchment(network, d_xy, s_xy, ~soh, radius)
         stats_future = _served(f_soh, pop, hh, pm, n_s) + _served(f_pt, pop, hh, pm, n_s)
         stats = np.where(current[None, :], stats_now, stats_future)
     else:
@@ -457,14 +491,28 @@ def _demand_frame(
 
 
 def _catchment(
-    network: Any, d_xy: np.ndarray, s_xy: np.ndarray, mask: np.ndarray
+    network: Any,
+    d_xy: np.ndarray,
+    s_xy: np.ndarray,
+    mask: np.ndarray,
+    radius: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest site among ``mask`` for each demand point (positions into all sites)."""
+    """Nearest site among ``mask`` for each demand point (positions into all sites).
+
+    With ``radius`` (per site), only a site within its own radius counts (-1 / inf otherwise).
+    """
     pos = np.flatnonzero(mask)
+    none = np.full(len(d_xy), -1, dtype=np.int64), np.full(len(d_xy), np.inf)
     if len(pos) == 0 or len(d_xy) == 0:
-        return np.full(len(d_xy), -1, dtype=np.int64), np.full(len(d_xy), np.inf)
-    idx, dist = network.nearest(d_xy, s_xy[pos])
-    return np.where(idx >= 0, pos[np.maximum(idx, 0)], -1), dist
+        return none
+    cutoff = None if radius is None else float(np.max(radius[pos]))
+    idx, dist = network.nearest(d_xy, s_xy[pos], cutoff=cutoff)
+    out = np.where(idx >= 0, pos[np.maximum(idx, 0)], -1)
+    if radius is not None:
+        far = (out >= 0) & (dist > radius[np.maximum(out, 0)])
+        out[far] = -1
+        dist = np.where(far, np.inf, dist)
+    return out, dist
 
 
 def _served(idx: np.ndarray, pop: Any, hh: Any, pm: Any, n: int) -> np.ndarray:
@@ -629,6 +677,8 @@ def _community_frame(comm, st, sites, dem, network, std, current, radius) -> gpd
             "stations": n_st,
             "points": n_pt,
             "population_covered": g["cov"].to_numpy(),
+            "population_covered_any": g["any"].to_numpy(),
+            "population_demand": g["pop"].to_numpy(),
         }
     )
     return gpd.GeoDataFrame(out, geometry=geoms, crs=comm.crs)
@@ -669,6 +719,7 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
     c = comm.groupby("street", sort=True).agg(
         population=("population", "sum"),
         population_covered=("population_covered", "sum"),
+        population_demand=("population_demand", "sum"),
         households=("households", "sum"),
     )
     s = sites[current].assign(
@@ -691,14 +742,21 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
         floor_area=("soh_area", "sum"),
     )
     out = c.join(agg, how="outer")
-    for col in ("population", "population_covered", "households", "floor_area"):
+    for col in (
+        "population",
+        "population_covered",
+        "population_demand",
+        "households",
+        "floor_area",
+    ):
         out[col] = out[col].fillna(0.0).astype(np.float64)
     for col in ("sites_total", "sites_compliant", "stations", "stations_compliant"):
         out[col] = out[col].fillna(0).astype(np.int64)
     out["sites_overloaded"] = out["sites_overloaded"].fillna(0).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["coverage_rate"] = out["population_covered"] / out["population"].where(
-            out["population"] > 0
+        # shares on the demand points' base (equal to the declared one for grid and centroid)
+        out["coverage_rate"] = out["population_covered"] / out["population_demand"].where(
+            out["population_demand"] > 0
         )
         out["compliance_rate"] = out["sites_compliant"] / out["sites_total"].where(
             out["sites_total"] > 0
@@ -731,8 +789,9 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
 def _summary(comm, sites, streets, traj, gaps, current, std, network, method) -> dict[str, Any]:
     cur = sites[current]
     pop_total = float(comm["population"].fillna(0).sum())
-    pop_dem = float(comm["population_covered"].sum())
-    cov_any = float((comm["covered_share_any"] * comm["population"].fillna(0)).sum())
+    pop_cov = float(comm["population_covered"].sum())
+    cov_any = float(comm["population_covered_any"].sum())
+    pop_dem = float(comm["population_demand"].sum())
     by_level = {}
     for lv in schema.LEVELS:
         s = cur[cur["level"] == lv]
@@ -764,10 +823,10 @@ def _summary(comm, sites, streets, traj, gaps, current, std, network, method) ->
     status = comm["coverage_status"].value_counts()
     out = {
         "population_total": pop_total,
-        "population_covered": pop_dem,
-        "coverage_rate": _rate(pop_dem, pop_total),
+        "population_covered": pop_cov,
+        "coverage_rate": _rate(pop_cov, pop_dem),
         "population_covered_any": cov_any,
-        "coverage_rate_any": _rate(cov_any, pop_total),
+        "coverage_rate_any": _rate(cov_any, pop_dem),
         "sites_total": len(cur),
         "sites_compliant": int(cur["compliant"].sum()),
         "compliance_rate": _rate(int(cur["compliant"].sum()), len(cur)),

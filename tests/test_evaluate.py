@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from siting._errors import InputError
+from siting._errors import InputError, SitingWarning
 from siting.evaluate import (
     Evaluation,
     compliance_trajectory,
@@ -256,19 +256,23 @@ def test_point_tier_does_not_take_station_residents(comms, net, demand):
     point = dict(id="P1", name="一点", level="point", floor_area_m2=20.0,
                  ground_floor_area_m2=np.nan, community_id="C2", status="existing",
                  upgrade_year=np.nan, geometry=Point(800, 0))  # fmt: skip
-    ev = evaluate(comms, _sites([point]), net, demand=demand, start_year=2025)
+    std = load_standard("default").with_overrides(point_max_population=1500)
+    ev = evaluate(comms, _sites([point]), net, demand=demand, standard=std)
     s = ev.sites.set_index("site_id")
     assert s.loc["S1", "population_served"] == 5000  # unchanged by the point
-    assert s.loc["P1", "population_served"] == 6000  # the only point: everyone's nearest
-    assert bool(s.loc["P1", "overloaded"])  # 6,000 > 3,000 (neighbourhood block)
+    # the point serves the residents within its 300 m only: d2 (d1 and d3 are 400/600 m away)
+    assert s.loc["P1", "population_served"] == 2000
+    assert s.loc["P1", "households_served"] == 800
+    assert bool(s.loc["P1", "overloaded"])  # 2,000 > 1,500
     assert bool(s.loc["P1", "compliant"])  # points have no area minimum
     assert s.loc["P1", "required_funding_yuan"] == 2000
     assert s.loc["P1", "population_in_radius"] == 2000  # 300 m: d2 only
     c = ev.communities.set_index("community_id")
     assert c.loc["C2", "missing"] == "服务站未达标"  # the village now has its point
     d = ev.demand
-    assert list(d["point_site"]) == [2, 2, 2, 2]
-    assert d["nearest_site"].iloc[2] == 2  # the point stands on d2
+    assert list(d["point_site"]) == [-1, -1, 2, -1]
+    assert list(d["nearest_site"]) == [0, 0, 2, 1]  # the point stands on d2
+    assert list(d["covered_any"]) == [True, True, True, False]
 
 
 def test_planned_site_evaluated_as_it_will_be(comms, net, demand):
@@ -376,7 +380,8 @@ def test_matches_brute_force_euclidean():
     np.testing.assert_allclose(ev.sites["population_in_radius"], ref_in)
     near_soh = np.flatnonzero(soh)[d[:, soh].argmin(axis=1)]
     near_pt = np.flatnonzero(~soh)[d[:, ~soh].argmin(axis=1)]
-    ref_served = np.bincount(near_soh, pop, 12) + np.bincount(near_pt, pop, 12)
+    reach = d[np.arange(len(d)), near_pt] <= 300.0  # points serve only within their radius
+    ref_served = np.bincount(near_soh, pop, 12) + np.bincount(near_pt[reach], pop[reach], 12)
     np.testing.assert_allclose(ev.sites["population_served"], ref_served)
     ref_cov = ((d <= radius) & soh).any(axis=1)
     np.testing.assert_array_equal(ev.demand["covered"], ref_cov)
@@ -416,3 +421,17 @@ def test_trajectory_from_snapshots():
     assert list(t["compliance_rate"]) == [0.5, 1.0]
     assert list(t["met"]) == [False, True]
     assert list(t["calendar_year"]) == [2024, 2025]
+
+
+def test_far_points_warned_once(comms, sites, net, demand):
+    far = gpd.GeoDataFrame(
+        {"community_id": ["C3"], "population": [10.0]}, geometry=[Point(1400, 700)], crs=CRS
+    )  # 400 m north of F
+    dem = pd.concat([demand, far], ignore_index=True)
+    with pytest.warns(SitingWarning) as rec:
+        ev = evaluate(comms, sites, net, demand=dem)
+    msgs = [str(r.message) for r in rec if issubclass(r.category, SitingWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith("1 of 5 demand points are more than 300 m")
+    assert ev.summary["population_total"] == 6000  # the communities' declared total
+    assert ev.demand["population"].sum() == 6010
+    assert ev.summary["coverage_rate"] == pytest.approx(5000 / 6010)  # on the demand base

@@ -468,11 +468,11 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
     ln = local(
         _lines(
             shapely.buffer(lay.villages, 30.0),
-            650.0,
+            460.0,
             ang + float(rng.uniform(-0.4, 0.4)),
             rng,
             origin=cc,
-            keep=0.5,
+            keep=0.72,
             wobble=60.0,
         )
     )
@@ -490,13 +490,18 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
         p = shapely.get_coordinates(shapely.point_on_surface(geom))[0]
         a = rng.uniform(0, np.pi)
         for th in (a, a + np.pi / 2 + rng.uniform(-0.3, 0.3)):
-            t = np.linspace(-260.0, 260.0, 12)
+            t = np.linspace(-340.0, 340.0, 14)
             cross.append(shapely.LineString(p + np.outer(t, [np.cos(th), np.sin(th)])))
     ln = local(shapely.get_parts(shapely.intersection(np.array(cross, dtype=object), lay.district)))
     add(
         ln,
         [{"highway": "residential"} if rng.random() < 0.6 else {"highway": "service"} for _ in ln],
     )
+    # a ring road just inside the district boundary
+    ring = shapely.LineString(
+        shapely.get_coordinates(shapely.buffer(lay.district, -150.0).exterior)
+    )
+    add(np.array([ring]), {"highway": "tertiary", "name": next(road_names) + "公路"})
     # riverside walks on both banks and an old footbridge in the core
     walks = [shapely.offset_curve(lay.river, s * 55.0) for s in (1, -1)]
     ln = shapely.get_parts(shapely.intersection(np.array(walks, dtype=object), lay.district))
@@ -521,6 +526,13 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
     bridges = [b for g in groups for b in g[2]]
     lines = shapely.segmentize(lines, 120.0)
     net = ways_from_lines(lines, tags, bridge_tags=bridges, water=lay.water)
+    # field paths to the few spots still far from any street, then node again
+    field = _field_paths(lay, net.xy)
+    if len(field):
+        lines = np.concatenate([lines, field])
+        tags += [{"highway": "path"}] * len(field)
+        bridges += [None] * len(field)
+        net = ways_from_lines(lines, tags, bridge_tags=bridges, water=lay.water)
 
     # an expressway on its own viaduct: not walkable, shares no node with the streets
     xm = cc[0] - 2300.0
@@ -569,6 +581,29 @@ def _roads(lay: Layout, comm: gpd.GeoDataFrame, rng: np.random.Generator) -> Roa
             )
         )
     return RoadNetwork(net, motorway, areas, pois, net.xy[local_nodes], ang)
+
+
+def _field_paths(lay: Layout, xy: np.ndarray, *, reach: float = 250.0) -> np.ndarray:
+    """Paths from land farther than ``reach`` from every node to the nearest node."""
+    from scipy.spatial import cKDTree
+
+    x0, y0, x1, y1 = shapely.bounds(lay.district)
+    gx, gy = np.meshgrid(np.arange(x0, x1, 100.0), np.arange(y0, y1, 100.0))
+    p = np.c_[gx.ravel(), gy.ravel()]
+    land = shapely.difference(shapely.buffer(lay.district, -30.0), shapely.buffer(lay.water, 60.0))
+    p = p[shapely.contains_xy(land, p[:, 0], p[:, 1])]
+    d, near = cKDTree(xy).query(p)
+    out: list[shapely.LineString] = []
+    ends = np.empty((0, 2))
+    for i in np.argsort(-d):
+        if d[i] <= reach:
+            break
+        if len(ends) and np.hypot(*(ends - p[i]).T).min() < reach:
+            continue
+        # ends exactly on the node so the second noding joins them
+        out.append(shapely.LineString([p[i], xy[near[i]]]))
+        ends = np.r_[ends, p[i][None]]
+    return np.array(out, dtype=object)
 
 
 def _middle(geom: shapely.Geometry) -> tuple[float, float]:
@@ -687,7 +722,7 @@ def _sites(
     hosts: dict[int, list[tuple[str, str, float, float]]] = {i: [] for i in range(n)}
     core_idx = np.flatnonzero(zones == "core")
     dc = core_idx[np.argmin(np.hypot(*(center[core_idx] - cc).T))]
-    hosts[dc].append((schema.DISTRICT_CENTER, "示例区党群服务中心", 3600.0, 1400.0))
+    hosts[dc].append((schema.DISTRICT_CENTER, "示例区党群服务中心", 3600.0, 2000.0))
     small = set(rng.choice(len(STREETS), 2, replace=False).tolist())
     pop = comm["population"].to_numpy(dtype=np.float64)
     for j, (sname, _) in enumerate(STREETS):

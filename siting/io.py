@@ -164,6 +164,17 @@ def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
             "is a folder, not a file",
             "give the file itself (for a shapefile, the .shp or a .zip of its parts)",
         )
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError.one(
+            label,
+            "",
+            "",
+            f"cannot be opened ({exc.strerror or type(exc).__name__})",
+            "check that the file is readable by this user (its permissions) and not locked",
+        ) from None
     suffix = path.suffix.lower()
     if suffix == ".zip":
         return _read_zip(path, label=label, layer=layer)
@@ -184,6 +195,9 @@ def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
 
 def _unreadable(label: str, kind: str, exc: BaseException) -> InputError:
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "not recognized as being in a supported file format" in detail:
+        # GDAL's wording names the temporary path and suggests driver prefixes: not for users
+        detail = "its content is not in a format GDAL recognises"
     return InputError.one(
         label,
         "",
@@ -298,7 +312,12 @@ def _read_geo(path: Path, *, label: str, layer: str | None) -> _Table:
             "choose one layer (layer=... / --layer) or save each layer to its own file",
         )
     try:
-        frame = gpd.read_file(path, layer=layer or layers[0], engine="pyogrio", encoding=encoding)
+        with warnings.catch_warnings():
+            # GeoJSON columns mixing text and numbers come back as text, which is what we want
+            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            frame = gpd.read_file(
+                path, layer=layer or layers[0], engine="pyogrio", encoding=encoding
+            )
     except (
         pyogrio.errors.DataSourceError,
         pyogrio.errors.DataLayerError,
@@ -356,6 +375,9 @@ def _read_csv(path: Path, *, label: str) -> _Table:
 
 
 def _read_xlsx(path: Path, *, label: str, sheet: str | None) -> _Table:
+    if zipfile.is_zipfile(path):
+        # an .xlsx is a zip: refuse bombs (size, ratio, members) before openpyxl inflates it
+        _zip.check_zip(path, label=label)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")

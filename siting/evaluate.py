@@ -79,9 +79,16 @@ class Evaluation:
     Attributes
     ----------
     sites, communities, streets, gaps, trajectory, demand
-        The frames (metric CRS of the inputs).
+        The frames (metric CRS of the inputs). Besides the contract's columns: ``sites`` has
+        ``reasons_en, required_floor_area_m2, min_floor_area_m2, min_ground_floor_share,
+        upgrade_year``; ``communities`` has ``stations, points`` (current sites standing in it),
+        ``population_covered, population_covered_any, population_demand``; ``demand`` has
+        ``nearest_site`` (row position in ``sites`` of the nearer of its station-tier site and
+        its point, -1 when none), ``nearest_site_distance_m``, ``station_site``,
+        ``station_distance_m`` and ``point_site`` (the two catchments).
     summary
-        JSON-ready figures for the district.
+        JSON-ready figures for the district; ``targets`` holds the trajectory rows,
+        ``target_rates`` the profile's targets.
     standard
         The standards profile used.
     """
@@ -219,7 +226,7 @@ def _evaluate(
     # who is within whose radius
     covered = np.zeros(n_d, dtype=bool)
     covered_any = np.zeros(n_d, dtype=bool)
-    in_radius = np.zeros(n_s)
+    in_radius: np.ndarray = np.zeros(n_s)
     if n_s and n_d:
         rows, cols, _ = _within_radius(network, s_xy, d_xy, radius)
         in_radius = np.bincount(rows, weights=pop[cols], minlength=n_s)
@@ -844,6 +851,7 @@ def _summary(comm, sites, streets, traj, gaps, current, std, network, method) ->
         "standard": std.name,
         "demand_method": method,
         "targets": traj.to_dict("records"),
+        "target_rates": [float(t) for t in std.targets],
     }
     return _jsonable(out)
 

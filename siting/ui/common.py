@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -515,7 +514,6 @@ def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
     InputError
         When the uploaded file is unusable.
     """
-    import geopandas as gpd
 
     c = cfg()
     if upload is not None:
@@ -534,38 +532,27 @@ def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
             key = _demo_digest(str(path), path.stat().st_mtime)
             gdf = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
             return gdf, path.name
-    ev = ctx.evaluation
-    pts = np.concatenate(
-        [
-            ev.gaps.geometry.centroid.to_numpy(),
-            ev.communities.geometry.representative_point().to_numpy(),
-        ]
-    )
-    n_gap = len(ev.gaps)
-    ids = [f"G{i + 1}" for i in range(n_gap)] + list(ev.communities["community_id"].astype(str))
-    gdf = gpd.GeoDataFrame(
-        {
-            "id": ids,
-            "name": ids,
-            "source": ["gap"] * n_gap + ["community"] * len(ev.communities),
-            "floor_area_m2": np.nan,
-            "ground_floor_area_m2": np.nan,
-        },
-        geometry=pts,
-        crs=ev.communities.crs,
-    )
+    gdf = _auto_candidates(ctx.key, ctx)
     return gdf, t("cand_grid")
 
 
-def upgrade_plan(ctx: Context) -> Any:
-    """The three-year upgrade plan of :mod:`siting.plan` as a table (None when unavailable)."""
-    from siting import plan
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def _auto_candidates(key: str, _ctx: Context) -> Any:
+    from siting.candidates import auto_candidates
 
-    fn = getattr(plan, "upgrade_plan", None)
-    if fn is None:
-        return None
-    result = fn(ctx.evaluation, standard=ctx.standard)
-    return getattr(result, "table", result)
+    return auto_candidates(_ctx.network, _ctx.inputs.communities, roads=_ctx.inputs.roads)
+
+
+def upgrade_plan(ctx: Context) -> Any:
+    """The three-year upgrade plan (:func:`siting.plan.plan_upgrades`) of the evaluation."""
+    from siting.plan import plan_upgrades
+
+    return plan_upgrades(
+        ctx.evaluation,
+        communities=ctx.inputs.communities,
+        network=ctx.network,
+        standard=ctx.standard,
+    )
 
 
 # ----------------------------------------------------------------------------- estate
@@ -627,41 +614,45 @@ def estate_verdict(
     site: tuple[float, float] | None,
     floor_area: float,
     ground_floor_area: float,
-) -> tuple[bool, list[str], Any] | None:
-    """The new-estate check of :mod:`siting.estate`: ``(ok, reasons, table)``; None when that
-    module is not installed."""
-    try:
-        from siting import estate
-    except ImportError:
-        return None
-    fn = getattr(estate, "check_estate", None)
-    if fn is None:
-        return None
+) -> Any:
+    """:func:`siting.estate.check_estate` for an estate drawn or uploaded in WGS-84.
+
+    Raises
+    ------
+    InputError
+        Households not positive or other unusable values.
+    """
     import geopandas as gpd
+    from shapely import Point
+
+    from siting.estate import check_estate
 
     crs = ctx.inputs.communities.crs
-    est = gpd.GeoDataFrame(
-        {"id": ["estate"], "households": [float(households)]}, geometry=[polygon], crs=4326
-    ).to_crs(crs)
+    est = gpd.GeoDataFrame({"id": ["estate"]}, geometry=[polygon], crs=4326).to_crs(crs)
     proposed = None
     if site is not None:
-        from shapely import Point
-
-        proposed = gpd.GeoSeries([Point(site)], crs=4326).to_crs(crs)
-    res = fn(
-        est,
-        ctx.evaluation,
-        ctx.network,
-        households=float(households),
-        proposed_site=proposed,
-        floor_area_m2=float(floor_area),
-        ground_floor_area_m2=float(ground_floor_area),
-        standard=ctx.standard,
+        proposed = gpd.GeoDataFrame(
+            {
+                "floor_area_m2": [float(floor_area)],
+                "ground_floor_area_m2": [float(ground_floor_area)],
+            },
+            geometry=[Point(site)],
+            crs=4326,
+        ).to_crs(crs)
+    result, _ = _recording(
+        lambda: check_estate(
+            est,
+            float(households),
+            sites=ctx.inputs.sites,
+            network=ctx.network,
+            standard=ctx.standard,
+            proposed_site=proposed,
+        )
     )
-    return bool(res.ok), list(res.reasons), getattr(res, "table", None)
+    return result
 
 
-def reasons_frame(ok: bool, reasons: list[str]) -> pd.DataFrame:
+def reasons_frame(ok: bool | None, reasons: list[str]) -> pd.DataFrame:
     """The verdict and its reasons as a one-column table for the workbook."""
-    head = t("verdict_ok") if ok else t("verdict_fail")
+    head = t("verdict_none") if ok is None else t("verdict_ok") if ok else t("verdict_fail")
     return pd.DataFrame({t("verdict"): [head, *reasons]})

@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from siting._errors import InputError
 from siting.ui import common
 from siting.ui.i18n import t
 
@@ -84,20 +85,26 @@ st.subheader(t("street_table"))
 st.dataframe(ev.streets, hide_index=True, width="stretch")
 
 st.subheader(t("plan_title"))
-try:
-    from siting import plan as _plan
-except ImportError:
-    _plan = None
-    st.info(t("plan_missing"))
-plan_frame = None
-if _plan is not None:
-    plan_frame = common.upgrade_plan(ctx)
-    if plan_frame is not None:
-        st.dataframe(plan_frame, hide_index=True, width="stretch")
+plan_key = ("plan", ctx.key)
+if st.button(t("plan_run")):
+    with st.status(t("solving"), expanded=False) as status:
+        try:
+            st.session_state["plan"] = (plan_key, common.upgrade_plan(ctx))
+        except InputError as err:
+            common.problem_table(err)
+        status.update(label=t("solved"), state="complete")
+saved = st.session_state.get("plan")
+plan = saved[1] if saved and saved[0] == plan_key else None
+if plan is not None:
+    for note in plan.notes:
+        st.caption(note)
+    st.dataframe(plan.years, hide_index=True, width="stretch")
+    st.dataframe(plan.actions, hide_index=True, width="stretch")
 
 
 def _xlsx() -> bytes:
-    return common.evaluation_xlsx(ev, extra={"plan": plan_frame})
+    extra = {} if plan is None else {"提升计划": plan.actions, "逐年": plan.years}
+    return common.evaluation_xlsx(ev, extra=extra)
 
 
 common.exports("siting_compliance", xlsx=_xlsx, layers=lambda: common.evaluation_layers(ev))

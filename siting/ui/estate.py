@@ -9,7 +9,7 @@ from shapely import Point
 from siting._errors import InputError
 from siting.ui import common
 from siting.ui.drawing import drawn_shapes
-from siting.ui.i18n import t
+from siting.ui.i18n import lang, t
 
 st.title(t("page_estate"))
 st.write(t("estate_intro"))
@@ -44,13 +44,33 @@ with left:
     if site:
         st.caption(f"{t('site_lon')}: {site[0]:.6f}, {t('site_lat')}: {site[1]:.6f}")
 
+check, problem = None, None
+if estate is not None:
+    try:
+        check = common.estate_verdict(
+            ctx,
+            estate["geometry"],
+            households=c["households"],
+            site=site,
+            floor_area=c["site_area"],
+            ground_floor_area=c["site_ground"],
+        )
+    except InputError as err:
+        problem = err
+
 with right:
     from siting.maps import district_map, estate_map
 
     geom = None if estate is None else gpd.GeoSeries([estate["geometry"]], crs=4326)
     site_gs = None if not site else gpd.GeoSeries([Point(site)], crs=4326)
     if geom is not None:
-        m = estate_map(geom, sites=ctx.evaluation.sites, proposed_site=site_gs, **opts)
+        m = estate_map(
+            geom,
+            sites=ctx.evaluation.sites,
+            proposed_site=site_gs,
+            suggested_site=None if check is None else check.suggested,
+            **opts,
+        )
     else:
         m = district_map(ctx.evaluation, **opts)
     Draw(
@@ -91,35 +111,31 @@ if estate is None:
     st.stop()
 
 st.subheader(t("verdict"))
-result = common.estate_verdict(
-    ctx,
-    estate["geometry"],
-    households=c["households"],
-    site=c.get("estate_site"),
-    floor_area=c["site_area"],
-    ground_floor_area=c["site_ground"],
-)
-if result is None:
-    st.info(t("estate_missing"))
+if problem is not None:
+    common.problem_table(problem)
+    st.stop()
+ok = check.passed
+reasons = check.reasons if lang() == "zh" else check.reasons_en
+if ok is None:
+    st.info(t("verdict_none"))
 else:
-    ok, reasons, table = result
     (st.success if ok else st.error)(t("verdict_ok") if ok else t("verdict_fail"))
-    for r in reasons:
-        st.markdown(f"- {r}")
-    if table is not None:
-        st.dataframe(table, hide_index=True, width="stretch")
-    est_gdf = gpd.GeoDataFrame(
-        {"name": [estate.get("name", "")]}, geometry=[estate["geometry"]], crs=4326
-    )
-    verdict_table = table if table is not None else None
-    common.exports(
-        "siting_estate",
-        xlsx=lambda: common.tables_xlsx(
-            {
-                "结论": common.reasons_frame(ok, reasons),
-                **({"明细": verdict_table} if verdict_table is not None else {}),
-            }
-        ),
-        layers=lambda: {"estate": est_gdf},
-        m=m,
-    )
+for r in reasons:
+    st.markdown(f"- {r}")
+for note in check.notes:
+    st.caption(note)
+st.dataframe(check.checks, hide_index=True, width="stretch")
+sug = check.suggested.to_crs(4326)
+if len(sug):
+    st.caption(f"{t('suggested')}: " + "; ".join(f"{p.x:.6f}, {p.y:.6f}" for p in sug.geometry))
+est_gdf = gpd.GeoDataFrame(
+    {"name": [estate.get("name", "")]}, geometry=[estate["geometry"]], crs=4326
+)
+common.exports(
+    "siting_estate",
+    xlsx=lambda: common.tables_xlsx(
+        {"结论": common.reasons_frame(ok, reasons), "检查项": check.checks}
+    ),
+    layers=lambda: {"estate": est_gdf, "suggested": check.suggested},
+    m=m,
+)

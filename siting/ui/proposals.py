@@ -10,70 +10,95 @@ st.title(t("page_proposals"))
 c = common.cfg()
 ctx = common.context_or_stop()
 
-left, mid, right = st.columns(3)
+c.setdefault("model", "mclp")
 c.setdefault("n_new", 3)
 c.setdefault("p_radius", 500)
 c.setdefault("budget", 0.0)
 c.setdefault("cost", 100.0)
-n_new = common.widget(left.number_input, t("n_new"), "n_new", min_value=1, max_value=50, step=1)
+left, mid, right = st.columns(3)
+model = common.widget(
+    left.radio,
+    t("model"),
+    "model",
+    options=["mclp", "lscp", "pmedian"],
+    format_func=lambda m: t(f"model_{m}"),
+)
+n_new = common.widget(
+    left.number_input,
+    t("n_new"),
+    "n_new",
+    min_value=1,
+    max_value=50,
+    step=1,
+    disabled=model == "lscp",
+)
 radius = common.widget(
     mid.select_slider, t("radius"), "p_radius", options=[300, 400, 500, 600, 800, 1000]
 )
-budget = common.widget(right.number_input, t("budget"), "budget", min_value=0.0, step=10.0)
-cost = common.widget(right.number_input, t("cost_per_station"), "cost", min_value=1.0, step=10.0)
-cand_up = left.file_uploader(
+cand_up = mid.file_uploader(
     t("cand_file"), type=["gpkg", "geojson", "json", "zip", "csv", "xlsx"], key="up_candidates"
 )
+budget = common.widget(right.number_input, t("budget"), "budget", min_value=0.0, step=10.0)
+cost = common.widget(right.number_input, t("cost_per_station"), "cost", min_value=1.0, step=10.0)
 p = int(n_new) if not budget else int(min(n_new, budget // cost))
+if budget:
+    right.caption(t("budget_p", p=p))
 
 try:
-    candidates, cand_label = common.candidates(ctx, cand_up)
+    with st.spinner(t("solving")):
+        candidates, cand_label = common.candidates(ctx, cand_up)
 except InputError as err:
     common.problem_table(err)
     st.stop()
 st.caption(f"{t('candidates_source')}: {cand_label} ({len(candidates)})")
 
-params = (ctx.key, cand_label, len(candidates), p, radius)
-if st.button(t("solve"), type="primary", disabled=p < 1 or candidates is None):
-    from siting.ui.propose import propose
+params = (ctx.key, cand_label, len(candidates), model, p, radius)
+if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
+    from siting.propose import propose
 
     with st.status(t("solving"), expanded=False) as status:
-        result = propose(
-            ctx.inputs,
-            ctx.network,
-            ctx.evaluation,
-            candidates,
-            p=p,
-            radius=float(radius),
-            demand=c["demand"],
-        )
-        status.update(label=t("solved"), state="complete")
+        try:
+            result = propose(
+                ctx.evaluation,
+                ctx.network,
+                candidates,
+                communities=ctx.inputs.communities,
+                sites=ctx.inputs.sites,
+                model=model,
+                p=p,
+                radius=float(radius),
+                standard=ctx.standard,
+            )
+        except InputError as err:
+            status.update(state="error")
+            common.problem_table(err)
+            st.stop()
+        status.update(label=f"{t('solved')}: {result.solution.status}", state="complete")
     st.session_state["proposal"] = (params, result)
 
 saved = st.session_state.get("proposal")
 result = saved[1] if saved and saved[0] == params else None
 if result is not None:
     b, a = result.before.summary, result.after.summary
-    cols = st.columns(3)
-    cols[0].metric(
-        f"{t('coverage_rate')} ({t('before')} → {t('after')})",
+    lack_b = int((~(result.before.communities["nearest_station_distance_m"] <= radius)).sum())
+    lack_a = int((~(result.after.communities["nearest_station_distance_m"] <= radius)).sum())
+    cols = st.columns(4)
+    cols[0].metric(f"{t('coverage_rate')} · {t('before')}", common.pct(b["coverage_rate"]))
+    cols[1].metric(
+        f"{t('coverage_rate')} · {t('after')}",
         common.pct(a["coverage_rate"]),
         f"{100 * (a['coverage_rate'] - b['coverage_rate']):+.1f} pp",
     )
-    lack_b = int((~(result.before.communities["nearest_station_distance_m"] <= radius)).sum())
-    lack_a = int((~(result.after.communities["nearest_station_distance_m"] <= radius)).sum())
-    cols[1].metric(
+    cols[2].metric(
         t("lacking_metric", radius=radius), lack_a, lack_a - lack_b, delta_color="inverse"
     )
-    cols[2].metric(t("proposed"), len(result.stations))
+    cols[3].metric(t("proposed"), len(result.stations))
     from siting.maps import proposals_map
 
     m = proposals_map(result.before, result.stations, after=result.after, **common.map_options())
     common.show_map(m, key="map_proposals", returned=())
-    table = result.stations.drop(columns="geometry").assign(
-        lon=result.stations.to_crs(4326).geometry.x.round(6),
-        lat=result.stations.to_crs(4326).geometry.y.round(6),
-    )
+    ll = result.stations.to_crs(4326).geometry
+    table = result.stations.drop(columns="geometry").assign(lon=ll.x.round(6), lat=ll.y.round(6))
     st.subheader(t("proposed"))
     st.dataframe(table, hide_index=True, width="stretch")
     common.exports(

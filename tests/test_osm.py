@@ -201,3 +201,14 @@ def test_graphml_round_trip(tmp_path: Path) -> None:
     bad.write_text("nonsense", encoding="utf-8")
     with pytest.raises(InputError, match="GraphML"):
         WalkNetwork.from_file(bad)
+
+
+def test_way_with_node_missing_from_extract_is_split(tmp_path: Path) -> None:
+    nodes = {k: v for k, v in _NODES.items() if k != 3}  # node 3 cut off by the extract's bbox
+    path = write_osm(
+        tmp_path / "clip.osm", nodes=nodes, ways=[(1, [1, 2, 3, 4, 5], {"highway": "residential"})]
+    )
+    raw = _osm.read_osm(path)
+    assert raw.report["nodes_missing_from_extract"] == 1
+    # 1-2 and 4-5 are two pieces of equal size; one is kept, no edge jumps over node 3
+    assert _edges(raw) in ({(1, 2)}, {(4, 5)})

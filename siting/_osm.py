@@ -163,6 +163,8 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         )
         for w in fp:
+            if not isinstance(w, osmium.osm.Way):  # the entity filter passes ways only
+                continue
             n_ways += 1
             why = walkable(w.tags)
             if why:

@@ -37,6 +37,7 @@ __all__ = [
     "exports",
     "language_switch",
     "problem_table",
+    "recording",
     "show_map",
     "sidebar",
     "widget",
@@ -49,6 +50,13 @@ logger = logging.getLogger(__name__)
 _WARN_LOCK = threading.Lock()
 
 BASEMAPS = ("none", "osm", "tianditu", "amap")
+# Fixed bilingual labels: a label that changed with the language would reset the widget.
+BASEMAP_LABELS = {
+    "none": "无底图(离线) No tiles",
+    "osm": "OpenStreetMap",
+    "tianditu": "天地图 Tianditu",
+    "amap": "高德 AMap",
+}
 COORDS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 COORD_LABELS = {"wgs84": "WGS-84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
 
@@ -115,7 +123,7 @@ def sidebar() -> None:
             t("basemap"),
             "basemap",
             options=list(BASEMAPS),
-            format_func=lambda b: t(f"basemap_{b}"),
+            format_func=BASEMAP_LABELS.get,
         )
         if c["basemap"] == "tianditu":
             widget(
@@ -154,7 +162,7 @@ def _demo_digest(path: str, mtime: float) -> str:
     return _file_digest(Path(path))
 
 
-def _recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
+def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
     """Run ``fn`` recording SitingWarnings (one session at a time)."""
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -191,7 +199,7 @@ def _load_inputs(
     coords: str,
     crs: str,
 ) -> tuple[Any, tuple[str, ...]]:
-    return _recording(
+    return recording(
         lambda: pipeline.load_inputs(
             _communities, _sites, roads=_roads, coords=coords, crs=crs or None
         )
@@ -200,7 +208,7 @@ def _load_inputs(
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _load_network(key: str, _inputs: Any) -> tuple[Any, tuple[str, ...]]:
-    return _recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
+    return recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
 
 
 # cache_resource (not cache_data): the Evaluation holds its Standard, which does not pickle, and
@@ -209,7 +217,7 @@ def _load_network(key: str, _inputs: Any) -> tuple[Any, tuple[str, ...]]:
 def _evaluate(
     key: str, _inputs: Any, _network: Any, _standard: Any, demand: str
 ) -> tuple[Any, tuple[str, ...]]:
-    return _recording(
+    return recording(
         lambda: pipeline.evaluate_inputs(_inputs, _network, standard=_standard, demand=demand)
     )
 
@@ -577,7 +585,7 @@ def estate_from_upload(ctx: Context, upload: Any) -> dict[str, Any]:
     from siting.io import load_estate
 
     stored = session_files().store("estate", upload.name, upload.getvalue())
-    gdf, _ = _recording(
+    gdf, _ = recording(
         lambda: load_estate(
             str(stored.path),
             coords=cfg()["coords"],
@@ -595,7 +603,7 @@ def demo_estate(ctx: Context) -> tuple[dict[str, Any], tuple[float, float] | Non
     from siting.io import load_estate
 
     paths = pipeline.demo_paths()
-    gdf, _ = _recording(
+    gdf, _ = recording(
         lambda: load_estate(str(paths["estate"]), communities=ctx.inputs.communities)
     )
     site = None
@@ -639,7 +647,7 @@ def estate_verdict(
             geometry=[Point(site)],
             crs=4326,
         ).to_crs(crs)
-    result, _ = _recording(
+    result, _ = recording(
         lambda: check_estate(
             est,
             float(households),

@@ -58,17 +58,20 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
 
     with st.status(t("solving"), expanded=False) as status:
         try:
-            result = propose(
-                ctx.evaluation,
-                ctx.network,
-                candidates,
-                communities=ctx.inputs.communities,
-                sites=ctx.inputs.sites,
-                model=model,
-                p=p,
-                radius=float(radius),
-                standard=ctx.standard,
+            result, warned = common.recording(
+                lambda: propose(
+                    ctx.evaluation,
+                    ctx.network,
+                    candidates,
+                    communities=ctx.inputs.communities,
+                    sites=ctx.inputs.sites,
+                    model=model,
+                    p=p,
+                    radius=float(radius),
+                    standard=ctx.standard,
+                )
             )
+            common.show_warnings(warned)
         except InputError as err:
             status.update(state="error")
             common.problem_table(err)

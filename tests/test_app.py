@@ -1,0 +1,245 @@
+"""The Streamlit app with ``streamlit.testing.v1.AppTest``: every page on the bundled demo.
+
+Figures shown must equal what :mod:`siting.pipeline` computes directly; a broken upload must
+show the problem table (file, row, field, problem, fix), never an exception. Helpers that do not
+need Streamlit (uploads, assets, drawn shapes, clicks) are unit-tested at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point, box
+
+from siting import settings
+from siting._errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+DEMO = settings.demo_dir()
+needs_demo = pytest.mark.skipif(
+    not (DEMO / "communities.gpkg").exists(), reason="the bundled demo (data/demo) is missing"
+)
+
+
+@pytest.fixture(scope="module")
+def direct():
+    """Inputs, network and evaluation of the demo computed without the app."""
+    from siting import pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = pipeline.load_inputs()
+        network = pipeline.load_network(inputs.roads, inputs.communities)
+        ev = pipeline.evaluate_inputs(inputs, network)
+    return inputs, network, ev
+
+
+def _app():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture(scope="module")
+def app():
+    return _app()
+
+
+@needs_demo
+def test_overview_figures_equal_pipeline(app, direct) -> None:
+    _, _, ev = direct
+    s = ev.summary
+    m = _metrics(app)
+    assert m["覆盖率"] == f"{100 * s['coverage_rate']:.1f}%"
+    assert m["达标率"] == f"{100 * s['compliance_rate']:.1f}%"
+    assert m["总人口"] == f"{s['population_total']:,.0f}"
+    assert m["每站点服务人口"] == f"{s['population_total'] / s['sites_total']:,.0f}"
+    table = app.dataframe[0].value
+    assert table["数量"].sum() == len(ev.sites)
+
+
+@needs_demo
+def test_english_switch(app) -> None:
+    app.sidebar.radio(key="lang").set_value("en").run()
+    assert not app.exception
+    assert "Coverage rate" in _metrics(app)
+    app.sidebar.radio(key="lang").set_value("zh").run()
+    assert "覆盖率" in _metrics(app)
+
+
+@needs_demo
+def test_coverage_page_lists_communities_without_station(app, direct) -> None:
+    _, _, ev = direct
+    app.switch_page("siting/ui/coverage.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    lacking = int((~(ev.communities["nearest_station_distance_m"] <= 500)).sum())
+    m = _metrics(app)
+    assert m["500 米内无站的社区"] == str(lacking)
+    assert m["覆盖率"] == f"{100 * ev.summary['coverage_rate']:.1f}%"
+    table = next(d.value for d in app.dataframe if "missing" in d.value.columns)
+    assert len(table) == lacking
+    assert (table["nearest_station_distance_m"].fillna(float("inf")) > 500).all()
+
+
+@needs_demo
+def test_coverage_radius_reevaluates(app, direct) -> None:
+    from siting import pipeline
+
+    inputs, network, ev = direct
+    app.switch_page("siting/ui/coverage.py").run()
+    app.select_slider(key="w_radius").set_value(800).run()
+    assert not app.exception, [e.value for e in app.exception]
+    std = ev.standard.with_overrides(station_service_radius_m=800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wide = pipeline.evaluate_inputs(inputs, network, standard=std)
+    m = _metrics(app)
+    assert m["覆盖率"] == f"{100 * wide.summary['coverage_rate']:.1f}%"
+    assert "800 米内无站的社区" in m
+    app.select_slider(key="w_radius").set_value(500).run()
+
+
+@needs_demo
+def test_compliance_page(app, direct) -> None:
+    _, _, ev = direct
+    app.switch_page("siting/ui/compliance.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert _metrics(app)["达标率"] == f"{100 * ev.summary['compliance_rate']:.1f}%"
+    assert len(app.dataframe[0].value) == len(ev.sites)
+    app.toggle(key="only_failing").set_value(True).run()
+    assert len(app.dataframe[0].value) == int((~ev.sites["compliant"]).sum())
+
+
+@needs_demo
+def test_proposals_page_solves(app) -> None:
+    app.switch_page("siting/ui/proposals.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    app.button[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    m = _metrics(app)
+    assert m["建议新建站点"] == "3"
+    before = float(m["覆盖率 · 现状"].rstrip("%"))
+    after = float(m["覆盖率 · 新增后"].rstrip("%"))
+    assert after >= before
+
+
+@needs_demo
+def test_estate_page_upload(app) -> None:
+    app.switch_page("siting/ui/estate.py").run()
+    assert not app.exception
+    assert any("画出或上传" in i.value for i in app.info)
+    data = (DEMO / "estate.geojson").read_bytes()
+    app.file_uploader(key="up_estate").set_value(("estate.geojson", data, "application/json"))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.info or app.success or app.error  # a verdict is shown
+
+
+@needs_demo
+def test_data_page_broken_upload_shows_problem_table() -> None:
+    at = _app()
+    at.switch_page("siting/ui/data.py").run()
+    assert not at.exception
+    assert any("示例" in c.value for c in at.caption)
+    bad = "编号,人口\nC1,abc\nC2,\n".encode()
+    at.file_uploader(key="up_communities").set_value(("社区.csv", bad, "text/csv"))
+    at.file_uploader(key="up_sites").set_value(
+        ("sites.gpkg", (DEMO / "sites.gpkg").read_bytes(), "application/octet-stream")
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "数据问题" in at.error[0].value
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["文件", "行/编号", "字段", "问题", "修改方法"]
+    assert (table["文件"] == "社区.csv").all()  # the user's name, not the server's temp path
+    # Other pages show the same table instead of a traceback.
+    at.switch_page("siting/ui/overview.py").run()
+    assert not at.exception
+    assert at.error
+
+
+def test_upload_rules(tmp_path: Path) -> None:
+    from siting.ui.uploads import SessionFiles, safe_name
+
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("C:\\x\\社区 边界.geojson") == "社区_边界.geojson"
+    a, b = SessionFiles(max_bytes=100), SessionFiles(max_bytes=100)
+    assert a.dir != b.dir
+    stored = a.store("communities", "../x.csv", b"id,population\n1,2\n")
+    assert stored.path.parent.parent == a.dir and stored.path.read_bytes().startswith(b"id")
+    with pytest.raises(InputError, match="over the limit"):
+        a.store("communities", "big.csv", b"x" * 101)
+    with pytest.raises(InputError, match="not read here"):
+        a.store("communities", "run.exe", b"MZ")
+    with pytest.raises(InputError, match="empty"):
+        a.store("sites", "s.csv", b"")
+    d = a.dir
+    a.close()
+    assert not d.exists()
+    d = b.dir
+    del b
+    import gc
+
+    gc.collect()
+    assert not d.exists()  # removed when the session's object goes away
+
+
+def test_localize_makes_maps_offline() -> None:
+    import folium
+    from folium.plugins import Draw
+
+    from siting.ui.assets import localize
+
+    m = folium.Map(tiles=None)
+    Draw().add_to(m)
+    folium.CircleMarker([31.2, 121.4], radius=3).add_to(m)
+    html = localize(m).get_root().render()
+    assert "cdn.jsdelivr.net" not in html and "cdnjs" not in html and "code.jquery" not in html
+    js = [u for u in html.split('src="')[1:] if u.startswith("data:text/javascript;base64,")]
+    decoded = [base64.b64decode(u.split(",", 1)[1].split('"', 1)[0]) for u in js]
+    assert any(b"Leaflet 1.9.4" in d for d in decoded)
+    assert any(b"Leaflet.draw" in d for d in decoded)
+
+
+def test_drawn_shapes_and_clicks() -> None:
+    from siting.ui.drawing import drawn_shapes
+    from siting.ui.pick import clicked_feature
+
+    poly = {"type": "Feature", "geometry": box(121.40, 31.20, 121.41, 31.21).__geo_interface__}
+    pt = {"type": "Feature", "geometry": Point(121.405, 31.205).__geo_interface__}
+    est, site = drawn_shapes([poly, pt, {"geometry": None}])
+    assert est.geometry.iloc[0].equals(box(121.40, 31.20, 121.41, 31.21))
+    assert site.geometry.iloc[0].equals(Point(121.405, 31.205))
+    assert drawn_shapes(None) == (None, None)
+    est_gcj, _ = drawn_shapes([poly], gcj02=True)
+    shift = est_gcj.to_crs(32651).centroid.iloc[0].distance(est.to_crs(32651).centroid.iloc[0])
+    assert 100 < shift < 1000  # GCJ-02 drawn on AMap tiles comes back to WGS-84
+
+    class Ev:
+        sites = gpd.GeoDataFrame(
+            {"site_id": ["S1"], "name": ["甲站"]}, geometry=[Point(121.405, 31.205)], crs=4326
+        ).to_crs(32651)
+        communities = gpd.GeoDataFrame(
+            {"community_id": ["C1"], "name": ["东社区"]},
+            geometry=[box(121.40, 31.20, 121.41, 31.21)],
+            crs=4326,
+        ).to_crs(32651)
+
+    kind, row = clicked_feature({"lat": 31.2051, "lng": 121.4051}, Ev)
+    assert (kind, row["site_id"]) == ("site", "S1")
+    kind, row = clicked_feature({"lat": 31.201, "lng": 121.401}, Ev)
+    assert (kind, row["community_id"]) == ("community", "C1")
+    assert clicked_feature({"lat": 30.0, "lng": 120.0}, Ev) is None
+    assert clicked_feature(None, Ev) is None

@@ -236,12 +236,16 @@ def _evaluate(
     sites_out = _site_frame(st, std, stats, in_radius, radius, comm)
     dem_out = _demand_out(dem, covered, covered_any, c_soh, c_soh_d, c_pt, c_pt_d)
     comm_out = _community_frame(comm, st, sites_out, dem_out, network, std, current, radius)
-    streets = _street_frame(comm_out, sites_out, current)
+    # compliance is counted over the programme levels (those with an area standard)
+    prog = sites_out["level"].isin(std.programme_levels()).to_numpy()
+    streets = _street_frame(comm_out, sites_out, current, prog)
     gaps = uncovered_hexagons(dem_out, communities=comm, size=hex_size)
     traj = compliance_trajectory(
-        sites_out, targets=std.targets, start_year=start, include_planned=include_planned
+        sites_out[prog], targets=std.targets, start_year=start, include_planned=include_planned
     )
-    summary = _summary(comm_out, sites_out, streets, traj, gaps, current, std, network, method)
+    summary = _summary(
+        comm_out, sites_out, streets, traj, gaps, current, std, network, method, prog
+    )
     summary["start_year"] = start
     summary["demand_points"] = n_d
     log.info(
@@ -722,7 +726,9 @@ def _missing_zh(kind, n_st, n_ok, n_pt, share, share_any, covered_min) -> np.nda
     return _join(parts, "；")
 
 
-def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) -> pd.DataFrame:
+def _street_frame(
+    comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray, prog: np.ndarray
+) -> pd.DataFrame:
     c = comm.groupby("street", sort=True).agg(
         population=("population", "sum"),
         population_covered=("population_covered", "sum"),
@@ -737,10 +743,13 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
         station_ok=s["station"] & s["compliant"],
         soh_pop=s["population_served"].where(s["soh"]),
         soh_area=s["floor_area_m2"].where(s["soh"], 0.0),
+        prog=prog[current],
     )
+    s = s.assign(prog_ok=s["prog"] & s["compliant"])
     agg = s.groupby("street").agg(
-        sites_total=("site_id", "size"),
-        sites_compliant=("compliant", "sum"),
+        sites_total=("prog", "sum"),
+        sites_compliant=("prog_ok", "sum"),
+        sites_all_levels=("site_id", "size"),
         stations=("station", "sum"),
         stations_compliant=("station_ok", "sum"),
         population_per_site_mean=("soh_pop", "mean"),
@@ -757,7 +766,13 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
         "floor_area",
     ):
         out[col] = out[col].fillna(0.0).astype(np.float64)
-    for col in ("sites_total", "sites_compliant", "stations", "stations_compliant"):
+    for col in (
+        "sites_total",
+        "sites_compliant",
+        "sites_all_levels",
+        "stations",
+        "stations_compliant",
+    ):
         out[col] = out[col].fillna(0).astype(np.int64)
     out["sites_overloaded"] = out["sites_overloaded"].fillna(0).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -793,8 +808,11 @@ def _street_frame(comm: pd.DataFrame, sites: pd.DataFrame, current: np.ndarray) 
     return out[cols]
 
 
-def _summary(comm, sites, streets, traj, gaps, current, std, network, method) -> dict[str, Any]:
+def _summary(
+    comm, sites, streets, traj, gaps, current, std, network, method, prog
+) -> dict[str, Any]:
     cur = sites[current]
+    cur_prog = sites[current & prog]
     pop_total = float(comm["population"].fillna(0).sum())
     pop_cov = float(comm["population_covered"].sum())
     cov_any = float(comm["population_covered_any"].sum())
@@ -834,9 +852,11 @@ def _summary(comm, sites, streets, traj, gaps, current, std, network, method) ->
         "coverage_rate": _rate(pop_cov, pop_dem),
         "population_covered_any": cov_any,
         "coverage_rate_any": _rate(cov_any, pop_dem),
-        "sites_total": len(cur),
-        "sites_compliant": int(cur["compliant"].sum()),
-        "compliance_rate": _rate(int(cur["compliant"].sum()), len(cur)),
+        "sites_total": len(cur_prog),
+        "sites_compliant": int(cur_prog["compliant"].sum()),
+        "compliance_rate": _rate(int(cur_prog["compliant"].sum()), len(cur_prog)),
+        "compliance_levels": list(std.programme_levels()),
+        "sites_all_levels": len(cur),
         "sites_planned": int((~current).sum()),
         "sites_overloaded": int(cur["overloaded"].sum()),
         "communities_total": len(comm),

@@ -267,7 +267,7 @@ def plan_upgrades(
     budget: float | list[float] | None = None,
     costs: PlanCosts | None = None,
     start_year: int | None = None,
-    levels: tuple[str, ...] = (schema.STREET_CENTER, schema.STATION),
+    levels: tuple[str, ...] | None = None,
     time_limit: float = 60.0,
 ) -> Plan:
     """Schedule upgrades so each year's compliance target is met at least cost.
@@ -296,7 +296,8 @@ def plan_upgrades(
     start_year
         Calendar year of programme year 1.
     levels
-        Levels under the programme.
+        Levels under the programme (default: those with a floor-area minimum in the standard,
+        the same as the evaluation's compliance rate).
     time_limit
         Solver time limit per solve, seconds.
 
@@ -336,6 +337,7 @@ def plan_upgrades(
     start = _dt.date.today().year if start_year is None else int(start_year)
 
     sites = evaluation.sites
+    levels = std.programme_levels() if levels is None else tuple(levels)
     sites = sites[sites["level"].isin(levels) & (sites["status"] == schema.EXISTING)]
     sites = sites.reset_index(drop=True)
     n = len(sites)
@@ -488,6 +490,7 @@ def plan_upgrades(
         start,
         status,
         needed,
+        levels,
     )
 
 
@@ -524,6 +527,7 @@ def _result(
     start,
     status,
     needed,
+    levels,
 ) -> Plan:
     n_years = len(tg)
     o_idx, y_idx = np.nonzero(x > 0.5)
@@ -581,7 +585,8 @@ def _result(
             f"达成全部目标约需 {needed:,.0f} 元（当前方案 {total_cost:,.0f} 元）"
         )
     base = c0 / n0 if n0 else math.nan
-    notes.append(f"现状达标率 {base:.0%}（{c0}/{n0}），项目层级：街镇中心与社区站")
+    names = "、".join(schema.LEVEL_LABELS_ZH[lv] for lv in levels)
+    notes.append(f"现状达标率 {base:.0%}（{c0}/{n0}），计入层级：{names}")
     return Plan(actions, yrs, opts, status, ok, total_cost, float(needed), notes)
 
 

@@ -111,6 +111,15 @@ class Standard:
         """One per-level setting as ``{level: value}`` (e.g. ``per_level("service_radius_m")``)."""
         return {lv: float(getattr(ls, name)) for lv, ls in self.levels.items()}
 
+    def programme_levels(self) -> tuple[str, ...]:
+        """Levels under the compliance programme: those with a floor-area minimum.
+
+        The three-year targets (60/80/100%) are about sites that have a standard to meet
+        (centers and stations); points, which have no area standard, would otherwise always
+        count as compliant and hide the stations' shortfall.
+        """
+        return tuple(lv for lv, ls in self.levels.items() if ls.min_floor_area_m2 > 0)
+
     def with_overrides(self, **overrides: Any) -> Standard:
         """A copy with some values replaced (the app's editable thresholds).
 

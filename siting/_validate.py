@@ -547,8 +547,8 @@ def check_lonlat(
         | ((x0 >= 18) & (x1 <= 54) & (y0 >= 73) & (y1 <= 135))
     )
     out &= ~swapped
-    cx = (x0 + x1) / 2
-    cy = (y0 + y1) / 2
+    cx = x0 / 2 + x1 / 2  # not (x0 + x1) / 2: that overflows for coordinates near 1e308
+    cy = y0 / 2 + y1 / 2
     _report(
         problems,
         rows,

@@ -13,6 +13,7 @@ layout and the reasoning behind each default.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
@@ -110,6 +111,13 @@ class Standard:
     def per_level(self, name: str) -> dict[str, float]:
         """One per-level setting as ``{level: value}`` (e.g. ``per_level("service_radius_m")``)."""
         return {lv: float(getattr(ls, name)) for lv, ls in self.levels.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # read-only mappings do not pickle; rebuild them (Streamlit's cache_data pickles)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["levels"] = dict(self.levels)
+        fields["sources"] = dict(self.sources)
+        return (_rebuild_standard, (fields,))
 
     def programme_levels(self) -> tuple[str, ...]:
         """Levels under the compliance programme: those with a floor-area minimum.
@@ -214,6 +222,13 @@ class Standard:
 
 
 # --------------------------------------------------------------------------------------------
+def _rebuild_standard(fields: dict[str, Any]) -> Standard:
+    fields = dict(fields)
+    fields["levels"] = MappingProxyType(fields["levels"])
+    fields["sources"] = MappingProxyType(fields["sources"])
+    return Standard(**fields)
+
+
 def available_standards() -> list[str]:
     """Names of the profiles shipped with siting."""
     folder = resources.files("siting") / "standards"

@@ -204,3 +204,13 @@ def test_to_dict_is_json_ready():
     d = load_standard("default").to_dict()
     json.dumps(d, allow_nan=False)
     assert d["levels"]["district_center"]["max_population"] is None
+
+
+def test_standard_pickles_for_the_app_cache() -> None:
+    import pickle
+
+    std = load_standard("gb50180").with_overrides(station_min_floor_area_m2=800)
+    back = pickle.loads(pickle.dumps(std))
+    assert back == std
+    assert back.levels["station"].min_floor_area_m2 == 800
+    assert back.programme_levels() == ("district_center", "street_center", "station")

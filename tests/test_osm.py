@@ -149,6 +149,8 @@ def test_cache_reused_and_invalidated(tmp_path: Path, _cache: Path) -> None:
 def test_crs_option(tmp_path: Path) -> None:
     net = WalkNetwork.from_osm(write_osm(tmp_path / "t.osm"), crs="EPSG:4547")
     assert net.crs.to_epsg() == 4547
+    with pytest.raises(ValueError, match="metric CRS"):
+        WalkNetwork.from_osm(tmp_path / "t.osm", crs="EPSG:4326")
 
 
 @pytest.mark.parametrize(

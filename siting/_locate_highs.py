@@ -16,7 +16,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["MipResult", "solve_mip"]
+__all__ = ["MipResult", "solve_lp", "solve_mip"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def solve_mip(
     offset: float = 0.0,
     time_limit: float | None = None,
     start: np.ndarray | None = None,
+    options: dict[str, object] | None = None,
 ) -> MipResult:
     """Solve ``min/max c x + offset`` s.t. ``row_lower <= a x <= row_upper``, bounds, integrality.
 
@@ -72,6 +73,9 @@ def solve_mip(
         Seconds; ``None`` for no limit.
     start
         A feasible point handed to HiGHS as its first incumbent.
+    options
+        Extra HiGHS options (name -> value), e.g. ``{"mip_allow_restart": False}``; they tune
+        the search only: the gap options above are set after them and cannot be loosened.
     """
     t0 = time.perf_counter()
     n_col = len(c)
@@ -103,6 +107,8 @@ def solve_mip(
             for f in integer
         ]
     h.passModel(lp)
+    for name, value in (options or {}).items():
+        h.setOptionValue(name, value)
     # Exact answers: a zero relative gap; the absolute gap stays tiny so that "optimal" means
     # optimal up to floating-point noise.
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -138,6 +144,49 @@ def solve_mip(
         raise RuntimeError(f"HiGHS stopped with model status {h.modelStatusToString(ms)}")
     logger.debug("HiGHS %s obj=%s bound=%s in %.2fs", status, obj, bound, seconds)
     return MipResult(status, x, obj, bound, gap, seconds)
+
+
+def solve_lp(
+    c: np.ndarray,
+    a: sp.spmatrix | sp.sparray,
+    row_upper: np.ndarray,
+    *,
+    maximize: bool = False,
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """LP ``min/max c x`` s.t. ``a x <= row_upper``, ``0 <= x <= 1``.
+
+    Returns ``(objective, x, row_dual)`` with HiGHS' row duals, or ``None`` when HiGHS does not
+    report an optimal LP. Callers use the duals only as multipliers for bounds they compute
+    themselves, so an imprecise dual weakens a bound but never makes it wrong.
+    """
+    n_col = len(c)
+    csc = sp.csc_array(a, dtype=np.float64)
+    csc.sort_indices()
+    h = highspy.Highs()
+    h.silent()
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = csc.shape[0]
+    lp.col_cost_ = np.ascontiguousarray(c, dtype=np.float64)
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = np.full(csc.shape[0], -np.inf)
+    lp.row_upper_ = np.ascontiguousarray(row_upper, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    return (
+        float(h.getInfo().objective_function_value),
+        np.asarray(sol.col_value, dtype=np.float64),
+        np.asarray(sol.row_dual, dtype=np.float64),
+    )
 
 
 def _rel_gap(obj: float, bound: float) -> float:

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from siting._locate_heur import lscp_greedy, mclp_greedy_swap, pcenter_greedy
-from siting._locate_highs import solve_mip
+from siting._locate_heur import lscp_greedy, mclp_greedy_swap, mclp_local_search, pcenter_greedy
+from siting._locate_highs import solve_lp, solve_mip
 from siting._locate_pmedian import solve_pmedian
 from siting._locate_prep import (
     _assign_cover,
@@ -359,11 +359,95 @@ def _mclp_core(
     logger.info("MCLP reduced %d x %d to %d x %d", n, m, r, k)
     if k <= p:
         return cols, "optimal", 0.0
-    heur = mclp_greedy_swap(b, wagg, p, deadline=deadline)
-    start = np.zeros(k + r)
-    start[heur] = 1.0
-    start[k:] = np.minimum(np.asarray(b[:, heur].sum(axis=1)).ravel(), 1.0)
+    # LP relaxation: its value bounds the heuristic's search, its large y values seed it and
+    # its duals drive the fixing below.
+    lp = _mclp_lp(b, wagg, p)
+    starts = [mclp_greedy_swap(b, wagg, p, deadline=deadline)]
+    lp_bound = math.inf
+    if lp is not None:
+        lp_bound, y, _lam = lp
+        starts.append(np.argsort(-y, kind="stable")[:p])
+    budget = min(1.0, 2e-6 * b.nnz * p)
+    heur, lb = mclp_local_search(
+        b, wagg, p, starts=starts, budget_s=budget, deadline=deadline, upper=lp_bound
+    )
+    if lb >= lp_bound - 1e-9 * max(abs(lp_bound), 1.0):
+        return cols[heur], "optimal", 0.0  # the LP bound is reached: proven optimal
+    # Lagrangian fixing: every answer at least as good as ``heur`` keeps these fixings.
+    fix = _mclp_fix(b, wagg, p, lb, lp)
+    bf, wf, pf, colf, must, const = fix
+    logger.info(
+        "MCLP fixing: %d x %d (p=%d) left, %d rows must be covered", *bf.shape, pf, must.sum()
+    )
+    if pf == 0 or bf.shape[0] == 0 or bf.shape[1] <= pf:
+        # nothing left to decide: the fixed-in sites (plus all remaining ones) are optimal
+        # among answers at least as good as the incumbent
+        sel = np.union1d(np.flatnonzero(fix.ones), colf if bf.shape[1] <= pf else _EMPTY)
+        if _mclp_value(b, wagg, sel) >= lb:
+            return cols[sel], "optimal", 0.0
+        return cols[heur], "optimal", 0.0
+    r2, k2 = bf.shape
+    in_start = np.isin(colf, heur)
+    start = np.zeros(k2 + r2)
+    start[:k2] = in_start
+    start[k2:] = np.minimum(np.asarray(bf[:, np.flatnonzero(in_start)].sum(axis=1)).ravel(), 1.0)
     # rows: z_r - sum_j b_rj y_j <= 0 ; sum y <= p
+    con = sp.vstack(
+        [
+            sp.hstack([-bf, sp.eye_array(r2, format="csc")]),
+            sp.hstack([sp.csc_array(np.ones((1, k2))), sp.csc_array((1, r2))]),
+        ],
+        format="csc",
+    )
+    integer = np.zeros(k2 + r2, dtype=bool)
+    integer[:k2] = True
+    lower = np.zeros(k2 + r2)
+    lower[k2:][must] = 1.0
+    res = solve_mip(
+        np.concatenate([np.zeros(k2), wf]),
+        con,
+        np.full(r2 + 1, -np.inf),
+        np.concatenate([np.zeros(r2), [pf]]),
+        lower,
+        np.ones(k2 + r2),
+        integer,
+        maximize=True,
+        offset=const,
+        time_limit=_left(deadline),
+        start=start,
+        options=_MCLP_HIGHS,
+    )
+    if res.x is None:
+        if res.status == "infeasible":  # no answer beats the incumbent
+            return cols[heur], "optimal", 0.0
+        bound = max(lp_bound, lb)
+        return cols[heur], "feasible", (bound - lb) / max(abs(lb), 1e-10)
+    sel = np.union1d(np.flatnonzero(fix.ones), colf[np.flatnonzero(res.x[:k2] > 0.5)])
+    val = _mclp_value(b, wagg, sel)
+    if val < lb:  # HiGHS's answer cannot be worse than its start; be safe anyway
+        sel, val = heur, lb
+    if res.status == "optimal":
+        return cols[sel], "optimal", 0.0
+    bound = max(res.bound, val)
+    return cols[sel], res.status, (bound - val) / max(abs(val), 1e-10)
+
+
+# HiGHS options for the reduced MCLP. Measured on the benchmark instances (bench/README.md):
+# restarts (HiGHS re-presolving after its own reduced-cost fixing) cost more than they save once
+# the model is already fixed down, and trusting pseudo-costs from the first branching
+# (``mip_pscost_minreliable`` 0) skips most strong-branching LPs.
+_MCLP_HIGHS: dict[str, object] = {"mip_allow_restart": False, "mip_pscost_minreliable": 0}
+
+
+def _mclp_value(b: sp.csc_array, w: np.ndarray, sel: np.ndarray) -> float:
+    if len(sel) == 0:
+        return 0.0
+    return float(w[np.asarray(b[:, sel].sum(axis=1)).ravel() > 0].sum())
+
+
+def _mclp_lp(b: sp.csc_array, w: np.ndarray, p: int):
+    """LP relaxation: (bound, y, clipped coverage-row duals) or None."""
+    r, k = b.shape
     con = sp.vstack(
         [
             sp.hstack([-b, sp.eye_array(r, format="csc")]),
@@ -371,23 +455,89 @@ def _mclp_core(
         ],
         format="csc",
     )
-    integer = np.zeros(k + r, dtype=bool)
-    integer[:k] = True
-    res = solve_mip(
-        np.concatenate([np.zeros(k), wagg]),
-        con,
-        np.full(r + 1, -np.inf),
-        np.concatenate([np.zeros(r), [p]]),
-        np.zeros(k + r),
-        np.ones(k + r),
-        integer,
-        maximize=True,
-        time_limit=_left(deadline),
-        start=start,
+    out = solve_lp(
+        np.concatenate([np.zeros(k), w]), con, np.concatenate([np.zeros(r), [p]]), maximize=True
     )
-    if res.x is None:  # time ran out before HiGHS had anything: the heuristic is all we have
-        return cols[heur], "feasible", math.inf
-    return cols[np.flatnonzero(res.x[:k] > 0.5)], res.status, res.gap
+    if out is None:
+        return None
+    _obj, x, dual = out
+    lam = np.clip(np.abs(dual[:r]), 0.0, w)
+    bound = _lagrangian(b, w, p, lam)[0]  # our own arithmetic: valid for any lam >= 0
+    return bound, x[:k], lam
+
+
+def _lagrangian(b, w, p, lam):
+    """Bound of MCLP with coverage rows relaxed by ``lam``: (bound, c_j, order of c)."""
+    c = b.T @ lam
+    order = np.argsort(-c, kind="stable")
+    return float(np.maximum(w - lam, 0.0).sum() + c[order[:p]].sum()), c, order
+
+
+@dataclass
+class _Fixed:
+    b: sp.csc_array
+    w: np.ndarray
+    p: int
+    cols: np.ndarray  # remaining columns (indices into the reduced model)
+    must: np.ndarray  # per remaining row: must be covered
+    const: float  # weight already covered by the fixed-in sites
+    ones: np.ndarray  # mask over the reduced model's columns fixed to 1
+
+    def __iter__(self):
+        return iter((self.b, self.w, self.p, self.cols, self.must, self.const))
+
+
+def _mclp_fix(b, w, p, lb, lp, rounds=4):
+    """Lagrangian variable fixing against the incumbent value ``lb``.
+
+    With multipliers ``lam`` (the LP duals) the bound is ``sum_i max(w_i - lam_i, 0)`` plus the
+    ``p`` largest ``c_j = sum_i b_ij lam_i``. If forcing ``y_j = 1`` (or 0, or leaving row ``i``
+    uncovered) drops that bound below ``lb``, no answer at least as good as the incumbent does
+    it, so the variable is fixed; the incumbent itself satisfies every fixing. Rows covered by
+    sites fixed in are dropped (their weight becomes a constant), columns fixed out removed,
+    identical rows merged again, and the LP re-solved, until nothing changes.
+    """
+    k0 = b.shape[1]
+    cols = np.arange(k0)
+    ones = np.zeros(k0, dtype=bool)
+    must = np.zeros(b.shape[0], dtype=bool)
+    const = 0.0
+    tol = 1e-9 * max(abs(lb), 1.0)
+    for it in range(rounds):
+        if lp is None or p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
+            break
+        _bound, _y, lam = lp
+        bound, c, order = _lagrangian(b, w, p, lam)
+        bound += const
+        k = len(c)
+        top = np.zeros(k, dtype=bool)
+        top[order[:p]] = True
+        c_p = c[order[p - 1]]
+        c_next = c[order[p]] if k > p else 0.0
+        f0 = ~top & (bound - c_p + c < lb - tol)
+        f1 = top & (bound - c + c_next < lb - tol)
+        m_new = (bound - np.maximum(w - lam, 0.0) < lb - tol) & ~must
+        if not (f0.any() or f1.any() or m_new.any()):
+            break
+        must |= m_new
+        covered = np.asarray(b[:, np.flatnonzero(f1)].sum(axis=1)).ravel() > 0
+        const += float(w[covered].sum())
+        ones[cols[f1]] = True
+        p -= int(f1.sum())
+        keep_c = ~(f0 | f1)
+        b = sp.csc_array(b[np.flatnonzero(~covered)][:, np.flatnonzero(keep_c)])
+        w, must, cols = w[~covered], must[~covered], cols[keep_c]
+        live = np.diff(sp.csr_array(b).indptr) > 0
+        b, w, must = sp.csc_array(b[np.flatnonzero(live)]), w[live], must[live]
+        if b.shape[0]:
+            first, inv = _unique_rows(b)
+            w = np.bincount(inv, weights=w, minlength=len(first))
+            must = np.bincount(inv, weights=must, minlength=len(first)) > 0
+            b = sp.csc_array(b[first])
+        if p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
+            break
+        lp = _mclp_lp(b, w, p) if it + 1 < rounds else None
+    return _Fixed(b, w, p, cols, must, const, ones)
 
 
 # ----------------------------------------------------------------------------- p-median

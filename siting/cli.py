@@ -331,7 +331,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    areas = service_areas_for_map(ev, network)
+    areas = service_areas_for_map(ev, network, settings.SERVICE_AREA_CUTOFFS_M)
     path = out / "district.html"
     m = district_map(ev, service_areas=areas, basemap=args.basemap, tianditu_key=args.tianditu_key)
     save_map(m, path)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from siting import settings
 from siting._errors import InputError
@@ -158,12 +161,19 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write summary.json, sites.csv, communities.csv, streets.csv, gaps.geojson, report.xlsx
     and map.html into ``out_dir``; returns the paths written."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from siting.maps import district_map, save_map
     from siting.report import write_evaluation_xlsx
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
+    # service areas are GEOS work (no GIL): draw them while the tables are written
+    pool = ThreadPoolExecutor(1)
+    areas_job = (
+        pool.submit(service_areas_for_map, evaluation, network) if network is not None else None
+    )
 
     paths["summary"] = out / "summary.json"
     _atomic_text(paths["summary"], json.dumps(evaluation.summary, ensure_ascii=False, indent=2))
@@ -186,27 +196,59 @@ def write_outputs(
     paths["report"] = out / "report.xlsx"
     write_evaluation_xlsx(evaluation, paths["report"])
 
-    areas = None
-    if network is not None:
-        areas = service_areas_for_map(evaluation, network)
+    areas = areas_job.result() if areas_job is not None else None
+    pool.shutdown()
     paths["map"] = out / "map.html"
     m = district_map(evaluation, service_areas=areas, basemap=basemap, tianditu_key=tianditu_key)
     save_map(m, paths["map"])
     return paths
 
 
-def service_areas_for_map(evaluation: Any, network: Any) -> gpd.GeoDataFrame:
-    """Walking service areas (300/500/1,000 m) of the station-or-higher sites, for maps."""
+def service_areas_for_map(
+    evaluation: Any, network: Any, cutoffs: Sequence[float] | None = None
+) -> gpd.GeoDataFrame:
+    """Walking service areas of the station-or-higher sites, for maps.
+
+    Parameters
+    ----------
+    evaluation
+        The evaluation (its ``sites`` frame with ``radius_m``).
+    network
+        The distance provider.
+    cutoffs
+        Walking distances to draw for every site (e.g. 300/500/1,000 m); None draws each site's
+        own service radius (stations 500 m, centers 1,000 m in the default profile), which is
+        what the coverage figures use and a third of the work.
+    """
     from siting.schema import STATION_OR_HIGHER
 
     sites = evaluation.sites
-    keep = sites[sites["level"].isin(STATION_OR_HIGHER)]
-    areas = network.service_areas(keep.geometry, settings.SERVICE_AREA_CUTOFFS_M)
-    idx = areas["point_index"].to_numpy()
-    areas = areas.assign(
-        site_id=keep["site_id"].to_numpy()[idx], level=keep["level"].to_numpy()[idx]
-    )
-    return areas
+    keep = sites[sites["level"].isin(STATION_OR_HIGHER)].reset_index(drop=True)
+    if cutoffs is not None:
+        parts = [(np.arange(len(keep)), network.service_areas(keep.geometry, cutoffs))]
+    else:
+        radius = keep["radius_m"].to_numpy(dtype=float)
+        parts = []
+        for r in np.unique(radius):
+            rows = np.flatnonzero(radius == r)
+            parts.append((rows, network.service_areas(keep.geometry.iloc[rows], [float(r)])))
+    frames = []
+    for rows, areas in parts:
+        idx = rows[areas["point_index"].to_numpy()]
+        frames.append(
+            areas.assign(
+                point_index=idx,
+                site_id=keep["site_id"].to_numpy()[idx],
+                level=keep["level"].to_numpy()[idx],
+            )
+        )
+    if not frames:
+        return gpd.GeoDataFrame(
+            {"point_index": [], "cutoff_m": [], "site_id": [], "level": []},
+            geometry=[],
+            crs=sites.crs,
+        )
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=sites.crs)
 
 
 def _atomic_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:

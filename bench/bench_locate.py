@@ -10,6 +10,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -91,6 +93,21 @@ KNOWN = {1: 5819, 2: 4093, 3: 4250, 4: 3034, 5: 1355, 6: 7824, 7: 5631, 8: 4445,
          10: 1255, 11: 7696, 12: 6634, 13: 4374, 14: 2968, 15: 1729}
 
 
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (CBC runs as a child)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
+def timed(fn, *a, **k):
+    """(result, wall s, cpu s, 1-min load average at the start)."""
+    load = os.getloadavg()[0]
+    c0, t0 = cpu(), time.perf_counter()
+    out = fn(*a, **k)
+    return out, time.perf_counter() - t0, cpu() - c0, load
+
+
 def line(*cols):
     print(" | ".join(str(c) for c in cols), flush=True)
 
@@ -104,28 +121,33 @@ def main(argv=None) -> None:
     ap.add_argument("--plain-limit", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--skip-mclp", action="store_true")
+    ap.add_argument("--cap-limit", type=float, default=60.0)
     args = ap.parse_args(argv)
     cbc = 60.0 if args.quick else args.cbc_limit
     inst = make_instance(2000, 500, seed=args.seed)
     w = inst.weights
+    if args.skip_mclp:
+        return _rest(args, cbc)
+    print(f"# load average at start {os.getloadavg()}, {os.cpu_count()} CPUs")
     print(f"# MCLP 2,000 x 500, radius 1,000 m network, seed {args.seed}")
-    line("model", "p", "ours s", "status", "objective", "plain HiGHS s", "objective",
-         "spopt+CBC s", "objective", "x plain", "x CBC")
+    line("model", "p", "ours wall s", "cpu s", "load", "status", "objective",
+         "plain HiGHS wall s", "cpu s", "objective", "spopt+CBC wall s", "cpu s", "objective",
+         "x plain (wall)", "x CBC (wall)")
     for p in (20,) if args.quick else (20, 50):
-        ours = mclp(inst.coverage, w, p)
-        ps, po, pt = plain_mclp_highs(inst.coverage, w, p, args.plain_limit)
-        cs, co, ct = spopt_mclp(inst, p, cbc)
-        line("mclp", p, f"{ours.solve_time_s:.2f}", ours.status, ours.objective,
-             f"{pt:.2f} ({ps})", po, f"{ct:.2f} ({cs})", co,
-             f"{pt / ours.solve_time_s:.1f}", f"{'>=' if cs != 'optimal' else ''}"
-             f"{ct / ours.solve_time_s:.1f}")
+        ours, ot, oc, ol = timed(mclp, inst.coverage, w, p)
+        (ps, po, _), pt, pc, _ = timed(plain_mclp_highs, inst.coverage, w, p, args.plain_limit)
+        (cs, co, _), ct, cc, _ = timed(spopt_mclp, inst, p, cbc)
+        line("mclp", p, f"{ot:.2f}", f"{oc:.2f}", f"{ol:.1f}", ours.status, ours.objective,
+             f"{pt:.2f} ({ps})", f"{pc:.2f}", po, f"{ct:.2f} ({cs})", f"{cc:.2f}", co,
+             f"{pt / ot:.1f}", f"{'>=' if cs != 'optimal' else ''}{ct / ot:.1f}")
         fx = np.argsort(-np.asarray(inst.coverage.sum(axis=0)).ravel())[:10]
-        f = mclp(inst.coverage, w, p, fixed=fx)
-        line("mclp fixed(10)", p, f"{f.solve_time_s:.2f}", f.status, f.objective)
+        f, ft, fc, fl = timed(mclp, inst.coverage, w, p, fixed=fx)
+        line("mclp fixed(10)", p, f"{ft:.2f}", f"{fc:.2f}", f"{fl:.1f}", f.status, f.objective)
         cap = np.full(inst.coverage.shape[1], 1.3 * w.sum() / (p + 10))
-        c = mclp(inst.coverage, w, p, capacity=cap, time_limit=120)
-        line("mclp capacitated", p, f"{c.solve_time_s:.2f}", c.status, c.objective,
-             f"gap {c.gap:.4f}")
+        c, ctt, ccc, cl = timed(mclp, inst.coverage, w, p, capacity=cap, time_limit=args.cap_limit)
+        line("mclp capacitated", p, f"{ctt:.2f}", f"{ccc:.2f}", f"{cl:.1f}", c.status,
+             c.objective, f"gap {c.gap:.4f}")
     ls = lscp(inst.coverage)
     line("lscp", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
          f"uncoverable rows {len(ls.uncoverable)}")
@@ -135,12 +157,16 @@ def main(argv=None) -> None:
     ps, po, pt = plain_lscp_highs(cov_ok, args.plain_limit)
     line("lscp (coverable rows)", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
          f"{pt:.2f} ({ps})", po)
+    _rest(args, cbc)
 
+
+def _rest(args, cbc) -> None:
+    """p-median, the large MCLP and the OR-Library instances."""
     print("\n# p-median 2,000 x 500, full network distances, weights = population")
     pm_inst = make_instance(2000, 500, seed=args.seed, full_distances=True)
-    pm = p_median(pm_inst.full, 20, weights=pm_inst.weights, time_limit=300)
-    line("p_median", 20, f"{pm.solve_time_s:.2f}", pm.status, f"{pm.objective:.1f}",
-         f"gap {pm.gap}")
+    pm, t, c, ld = timed(p_median, pm_inst.full, 20, weights=pm_inst.weights, time_limit=300)
+    line("p_median", 20, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", pm.status,
+         f"{pm.objective:.1f}", f"gap {pm.gap}")
     fxm = pm.selected[:5]
     pmf = p_median(pm_inst.full, 15, weights=pm_inst.weights, fixed=fxm, time_limit=300)
     line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status,
@@ -149,10 +175,10 @@ def main(argv=None) -> None:
     if not args.quick and not args.skip_large:
         print("\n# MCLP 10,000 x 2,000, p = 50")
         big = make_instance(10_000, 2_000, seed=args.seed)
-        ob = mclp(big.coverage, big.weights, 50, time_limit=60)
-        cs, co, ct = spopt_mclp(big, 50, cbc)
-        line("mclp large", 50, f"{ob.solve_time_s:.2f}", ob.status, ob.objective,
-             f"gap {ob.gap:.5f}", f"CBC {ct:.1f}s ({cs})", co)
+        ob, t, c, ld = timed(mclp, big.coverage, big.weights, 50, time_limit=60)
+        (cs, co, _), ct, cc, _ = timed(spopt_mclp, big, 50, cbc)
+        line("mclp large", 50, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", ob.status,
+             ob.objective, f"gap {ob.gap:.5f}", f"CBC {ct:.1f}s cpu {cc:.1f} ({cs})", co)
 
     if args.orlib is not None:
         print(f"\n# OR-Library p-median ({args.orlib}), n <= {args.orlib_max_n}")
@@ -165,9 +191,9 @@ def main(argv=None) -> None:
             if n > args.orlib_max_n:
                 continue
             d, p = read_orlib(f)
-            s = p_median(d, p, time_limit=60)
-            line(f"pmed{k}", n, p, f"{s.solve_time_s:.2f}", s.status, s.objective,
-                 KNOWN.get(k, "?"))
+            s, t, c, ld = timed(p_median, d, p, time_limit=60)
+            line(f"pmed{k}", n, p, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", s.status,
+                 s.objective, KNOWN.get(k, "?"))
 
 
 if __name__ == "__main__":

@@ -425,3 +425,103 @@ def test_orlib_pmed1_optimum():
     sol = p_median(d, p)
     assert sol.status == "optimal"
     assert sol.objective == 5819
+
+
+# ----------------------------------------------------------------------------- MCLP internals
+
+
+def _spatial_cov(rng, n, m, radius):
+    pts = rng.random((n, 2))
+    cand = rng.random((m, 2))
+    return ((pts[:, None, :] - cand[None, :, :]) ** 2).sum(-1) < radius**2
+
+
+def _plain_mclp(cov, w, p):
+    """Textbook MCLP (binary y and z, no reduction, no start) as the reference."""
+    from siting._locate_highs import solve_mip
+
+    n, m = cov.shape
+    a = sp.csc_array(cov.astype(float))
+    con = sp.vstack(
+        [sp.hstack([-a, sp.eye_array(n)]), sp.hstack([np.ones((1, m)), sp.csc_array((1, n))])]
+    )
+    res = solve_mip(
+        np.concatenate([np.zeros(m), w]),
+        con,
+        np.full(n + 1, -np.inf),
+        np.concatenate([np.zeros(n), [p]]),
+        np.zeros(n + m),
+        np.ones(n + m),
+        np.ones(n + m, dtype=bool),
+        maximize=True,
+    )
+    assert res.status == "optimal"
+    return res.objective
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mclp_matches_plain_formulation_on_spatial_instances(seed):
+    # big enough for the LP to be fractional, so the local search, the Lagrangian fixing and
+    # the tuned HiGHS run all take part
+    rng = np.random.default_rng(seed)
+    cov = _spatial_cov(rng, 160, 60, 0.16)
+    w = rng.integers(1, 100, size=160).astype(float)
+    p = int(rng.integers(3, 9))
+    sol = mclp(cov, w, p)
+    assert sol.status == "optimal" and sol.gap == 0.0
+    assert sol.objective == pytest.approx(_plain_mclp(cov, w, p), abs=1e-6)
+    assert sol.objective == w[cov[:, sol.selected].any(axis=1)].sum()
+    assert len(sol.selected) <= p
+    fx = rng.choice(60, size=2, replace=False)
+    solf = mclp(cov, w, p, fixed=fx)
+    ref = (
+        _plain_mclp(
+            cov[:, np.setdiff1d(np.arange(60), fx)] & ~cov[:, fx].any(axis=1)[:, None], w, p
+        )
+        + w[cov[:, fx].any(axis=1)].sum()
+    )
+    assert solf.status == "optimal" and solf.objective == pytest.approx(ref, abs=1e-6)
+
+
+@FAST
+@given(seed=SEEDS)
+def test_mclp_fixing_keeps_every_answer_as_good_as_the_incumbent(seed):
+    from siting.locate import _mclp_fix, _mclp_lp, _mclp_value
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(4, 12)), int(rng.integers(3, 9))
+    b = sp.csc_array(_spatial_cov(rng, n, m, 0.35).astype(float))
+    w = rng.integers(1, 20, size=n).astype(float)
+    p = int(rng.integers(1, m))
+    lp = _mclp_lp(b, w, p)
+    assert lp is not None
+    values = {
+        s: _mclp_value(b, w, np.array(s, dtype=int))
+        for s in itertools.chain.from_iterable(
+            itertools.combinations(range(m), k) for k in range(p + 1)
+        )
+    }
+    best = max(values.values())
+    assert lp[0] >= best - 1e-9  # the Lagrangian value is a bound
+    lb = sorted(values.values())[len(values) // 2]  # some incumbent value
+    fix = _mclp_fix(b, w, p, lb, lp)
+    for s, v in values.items():
+        if v < lb:
+            continue
+        sel = set(s)
+        assert set(np.flatnonzero(fix.ones)) <= sel
+        out = set(range(m)) - set(fix.cols.tolist()) - set(np.flatnonzero(fix.ones))
+        assert not (sel & out)  # fixed out: no answer as good as lb uses it
+
+
+def test_mclp_local_search_value_is_honest():
+    from siting._locate_heur import mclp_local_search
+
+    rng = np.random.default_rng(3)
+    cov = _spatial_cov(rng, 200, 50, 0.15)
+    w = rng.integers(1, 50, size=200).astype(float)
+    a = sp.csc_array(cov.astype(float))
+    sel, val = mclp_local_search(a, w, 5, budget_s=0.05)
+    assert len(sel) <= 5 and len(set(sel.tolist())) == len(sel)
+    assert val == w[cov[:, sel].any(axis=1)].sum()
+    assert val <= _plain_mclp(cov, w, 5) + 1e-6

@@ -1,0 +1,269 @@
+"""The ``siting`` command end to end on the bundled demo: every subcommand, its files, and that
+the CLI's figures equal the engine's (so the app, the CLI and the report agree)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+
+from siting import pipeline
+from siting.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def demo_eval(tmp_path_factory: pytest.TempPathFactory):
+    """The demo evaluated through the pipeline (the reference for the CLI's figures)."""
+    import os
+
+    os.environ.setdefault("SITING_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    inputs = pipeline.load_inputs()
+    network = pipeline.load_network(inputs.roads, inputs.communities)
+    return inputs, network, pipeline.evaluate_inputs(inputs, network)
+
+
+@pytest.fixture(scope="module")
+def evaluate_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("evaluate")
+    assert main(["evaluate", "--out", str(out)]) == 0
+    return out
+
+
+def test_evaluate_writes_every_output(evaluate_out: Path) -> None:
+    names = {p.name for p in evaluate_out.iterdir()}
+    assert names >= {
+        "summary.json",
+        "sites.csv",
+        "communities.csv",
+        "streets.csv",
+        "gaps.geojson",
+        "report.xlsx",
+        "map.html",
+    }
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_evaluate_summary_equals_the_engine(evaluate_out: Path, demo_eval) -> None:
+    inputs, _, ev = demo_eval
+    s = json.loads((evaluate_out / "summary.json").read_text(encoding="utf-8"))
+    for key in (
+        "population_total",
+        "population_covered",
+        "coverage_rate",
+        "sites_total",
+        "sites_compliant",
+        "compliance_rate",
+    ):
+        assert s[key] == pytest.approx(ev.summary[key], rel=1e-9), key
+    assert s["distance_mode"] == "network"
+    assert s["population_total"] == pytest.approx(inputs.communities["population"].sum())
+    assert 0 < s["coverage_rate"] < 1 and 0 < s["compliance_rate"] < 1
+    # compliance counts the levels with an area standard, not the points
+    assert s["compliance_levels"] == ["district_center", "street_center", "station"]
+    assert s["sites_total"] == sum(
+        s["by_level"][lv]["sites_total"] for lv in s["compliance_levels"]
+    )
+    assert set(s["by_street"]) == set(inputs.communities["street"])
+
+
+def test_evaluate_tables(evaluate_out: Path, demo_eval) -> None:
+    _, _, ev = demo_eval
+    sites = pd.read_csv(evaluate_out / "sites.csv", encoding="utf-8-sig")
+    for col in (
+        "site_id",
+        "name",
+        "level",
+        "floor_area_m2",
+        "ground_floor_area_m2",
+        "compliant",
+        "reasons",
+        "population_served",
+        "population_in_radius",
+    ):
+        assert col in sites.columns
+    assert len(sites) == len(ev.sites)
+    bad = sites[~sites["compliant"]]
+    assert len(bad) and bad["reasons"].str.len().gt(0).all()  # every failing site says why
+    comm = pd.read_csv(evaluate_out / "communities.csv", encoding="utf-8-sig")
+    for col in (
+        "community_id",
+        "name",
+        "population",
+        "nearest_site_id",
+        "nearest_site_distance_m",
+        "covered_share",
+    ):
+        assert col in comm.columns
+    assert comm["covered_share"].between(0, 1).all()
+    gaps = gpd.read_file(evaluate_out / "gaps.geojson")
+    assert gaps.crs.to_epsg() == 4326 and len(gaps) == len(ev.gaps)
+
+
+def test_evaluate_workbook_and_map(evaluate_out: Path) -> None:
+    wb = openpyxl.load_workbook(evaluate_out / "report.xlsx", read_only=True)
+    assert {"汇总", "站点", "社区", "街镇"} <= set(wb.sheetnames)
+    header = [c.value for c in next(wb["站点"].iter_rows(max_row=1))]
+    assert "建筑面积(m²)" in header
+    html = (evaluate_out / "map.html").read_text(encoding="utf-8")
+    for text in ("社区覆盖率", "达标", "服务范围"):  # in HTML or as JSON escapes in the script
+        assert text in html or json.dumps(text)[1:-1] in html, text
+    assert "cdn.jsdelivr.net/npm/leaflet" not in html  # Leaflet inlined: works offline
+
+
+def test_propose_on_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p"
+    assert main(["propose", "--p", "3", "--candidates", "auto", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["status"] == "optimal" and s["new_stations"] == 3
+    assert s["coverage_rate_after"] > s["coverage_rate_before"]
+    props = gpd.read_file(out / "proposals.geojson")
+    assert len(props) == 3 and (props["population_added"] > 0).all()
+    assert (out / "map.html").exists()
+    assert "coverage" in capsys.readouterr().out
+
+
+def test_plan_on_demo_meets_targets(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    assert main(["plan", "--start-year", "2027", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    years = s["years"]
+    assert [y["target_rate"] for y in years] == [0.6, 0.8, 1.0]
+    assert all(y["met"] for y in years)
+    assert [y["calendar_year"] for y in years] == [2027, 2028, 2029]
+    for name in ("plan.csv", "plan.xlsx", "plan.png"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_plan_budget_shortfall_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan"
+    assert main(["plan", "--budget", "1000000", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert not s["feasible_within_budget"]
+    assert s["budget_needed_yuan"] > 1_000_000
+    assert "NOT met" in capsys.readouterr().out
+
+
+def test_estate_on_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e"
+    assert main(["estate", "--out", str(out)]) == 0
+    res = json.loads((out / "estate.json").read_text(encoding="utf-8"))
+    # the demo developer offers 650 m2 with 200 m2 on the ground floor for 2,400 households
+    assert res["required_floor_area_m2"] == pytest.approx(1000.0)
+    assert res["required_by_households_m2"] == pytest.approx(720.0)
+    assert res["passed"] is False
+    assert any("650" in r for r in res["reasons"])
+    assert len(res["suggested"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_scenarios_save_list_compare_delete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "s.sqlite")
+    assert (
+        main(
+            [
+                "evaluate",
+                "--roads",
+                "none",
+                "--out",
+                str(tmp_path / "a"),
+                "--save",
+                "now",
+                "--store",
+                store,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--roads",
+                "none",
+                "--standard",
+                "gb50180",
+                "--out",
+                str(tmp_path / "b"),
+                "--save",
+                "gb",
+                "--store",
+                store,
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["scenario", "list", "--store", store]) == 0
+    listed = capsys.readouterr().out
+    assert "now" in listed and "gb" in listed
+    assert main(["scenario", "compare", "now", "gb", "--store", store]) == 0
+    cmp = capsys.readouterr().out
+    assert "coverage_rate" in cmp and "gb50180" in cmp
+    assert main(["scenario", "delete", "gb", "--store", store]) == 0
+    assert main(["scenario", "show", "gb", "--store", store]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_straight_line_mode_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--roads", "none", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "euclidean" in captured.out
+    assert "straight-line" in captured.err
+    s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert s["distance_mode"] == "euclidean"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "--communities", "nope.gpkg", "--sites", "nope.csv"], "file not found"),
+        (["evaluate", "--communities", "x.gpkg"], "only one of --communities and --sites"),
+        (["plan", "--targets", "0.6,abc,1"], "not a list of numbers"),
+        (["plan", "--targets", "0.9,0.8,1.0"], "do not decrease"),
+        (
+            ["propose", "--p", "0", "--roads", "none", "--candidates", "data/demo/candidates.gpkg"],
+            "must be >= 1",
+        ),
+        (["estate", "--households", "-5", "--roads", "none"], "positive number"),
+        (["scenario", "show"], "takes 1 name"),
+    ],
+)
+def test_user_mistakes_exit_2(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("SITING_STORE", str(tmp_path / "store.sqlite"))
+    code = main([*argv, "--out", str(tmp_path / "o")] if argv[0] != "scenario" else argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") or "\nerror: " in err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_and_help() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "siting", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    for cmd in ("evaluate", "map", "demo", "propose", "plan", "estate", "scenario"):
+        assert cmd in proc.stdout

@@ -159,13 +159,14 @@ def osm_features(path: str | Path, *, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.G
     ids: list[str] = []
     names: list[str] = []
     kinds: list[str] = []
-    geoms: list[bytes] = []
-    water: list[bytes] = []
+    geoms: list[str] = []  # hex WKB, as osmium's WKBFactory returns it
+    water: list[str] = []
     keys = set(GATHERING_TAGS) | set(WATER_TAGS) | {"area"}
     try:
         fp = (
             osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.KeyFilter(*keys))
         )
+        obj: Any
         for obj in fp:
             tags = obj.tags
             is_area = isinstance(obj, osmium.osm.Area)

@@ -324,7 +324,7 @@ def plan_upgrades(
     if budget is None:
         budgets = None
     else:
-        b = [float(budget)] if np.isscalar(budget) else [float(x) for x in budget]  # type: ignore[arg-type]
+        b = [float(x) for x in np.atleast_1d(np.asarray(budget, dtype=float))]
         if any(x < 0 or math.isnan(x) for x in b) or len(b) not in (1, n_years):
             raise InputError.one(
                 "",

@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from siting import settings
 from siting._errors import InputError
@@ -225,13 +226,16 @@ def service_areas_for_map(
     sites = evaluation.sites
     keep = sites[sites["level"].isin(STATION_OR_HIGHER)].reset_index(drop=True)
     if cutoffs is not None:
-        parts = [(np.arange(len(keep)), network.service_areas(keep.geometry, cutoffs))]
+        radius = np.broadcast_to(np.nan, len(keep))
+        groups = [(np.arange(len(keep)), [float(c) for c in cutoffs])]
     else:
         radius = keep["radius_m"].to_numpy(dtype=float)
-        parts = []
-        for r in np.unique(radius):
-            rows = np.flatnonzero(radius == r)
-            parts.append((rows, network.service_areas(keep.geometry.iloc[rows], [float(r)])))
+        groups = [(np.flatnonzero(radius == r), [float(r)]) for r in np.unique(radius)]
+    key = _areas_key(network, keep, radius, cutoffs)
+    cached = _load_areas(key, keep.crs)
+    if cached is not None:
+        return cached
+    parts = [(rows, network.service_areas(keep.geometry.iloc[rows], cuts)) for rows, cuts in groups]
     frames = []
     for rows, areas in parts:
         idx = rows[areas["point_index"].to_numpy()]
@@ -248,7 +252,69 @@ def service_areas_for_map(
             geometry=[],
             crs=sites.crs,
         )
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=sites.crs)
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=sites.crs)
+    _save_areas(key, out)
+    return out
+
+
+def _areas_key(network: Any, sites: gpd.GeoDataFrame, radius: Any, cutoffs: Any) -> str | None:
+    """Cache key of service areas: the network's arrays, the sites' points and the radii."""
+    if getattr(network, "kind", "") != "network":
+        return None  # straight-line areas are circles: cheap, not cached
+    import hashlib
+
+    h = hashlib.sha256(b"siting-areas-v1")
+    for arr in (network.x, network.y, network.u, network.v, network.length):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(shapely.get_coordinates(sites.geometry.values).tobytes())
+    h.update(np.asarray(radius, dtype=float).tobytes())
+    h.update(repr(None if cutoffs is None else [float(c) for c in cutoffs]).encode())
+    h.update(sites["site_id"].astype(str).str.cat(sep="\x1f").encode("utf-8"))
+    return h.hexdigest()[:32]
+
+
+def _areas_path(key: str) -> Path:
+    return settings.cache_dir() / "areas" / f"{key}.npz"
+
+
+def _load_areas(key: str | None, crs: Any) -> gpd.GeoDataFrame | None:
+    if key is None or not _areas_path(key).exists():
+        return None
+    try:
+        with np.load(_areas_path(key), allow_pickle=False) as z:
+            return gpd.GeoDataFrame(
+                {
+                    "point_index": z["point_index"],
+                    "cutoff_m": z["cutoff_m"],
+                    "site_id": z["site_id"].astype(object),
+                    "level": z["level"].astype(object),
+                },
+                geometry=shapely.from_wkb(z["wkb"]),
+                crs=crs,
+            )
+    except (OSError, ValueError, KeyError):
+        logger.info("ignoring an unreadable service-area cache file %s", _areas_path(key))
+        return None
+
+
+def _save_areas(key: str | None, areas: gpd.GeoDataFrame) -> None:
+    if key is None:
+        return
+    path = _areas_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            point_index=areas["point_index"].to_numpy(dtype=np.int64),
+            cutoff_m=areas["cutoff_m"].to_numpy(dtype=float),
+            site_id=areas["site_id"].to_numpy(dtype=str),
+            level=areas["level"].to_numpy(dtype=str),
+            wkb=shapely.to_wkb(areas.geometry.values, hex=True).astype(str),
+        )
+        tmp.replace(path)
+    except OSError as exc:  # a read-only cache folder only costs time
+        logger.info("could not cache service areas: %s", exc)
 
 
 def _atomic_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:

@@ -80,6 +80,8 @@ def _mclp_fill(a, at, w, s, p):
 def _mclp_swap(a, at, w, s, deadline, max_rounds=500):
     """Best-improvement single swaps from ``s`` until none gains."""
     s = s.copy()
+    if len(s) == 0 or len(s) >= a.shape[1]:
+        return s
     tol = 1e-9 * max(float(w.sum()), 1.0)
     for _ in range(max_rounds):
         if time.perf_counter() > deadline:
@@ -122,6 +124,8 @@ def mclp_local_search(
     input gives the same answer for the same number of iterations. Stops early once the
     covered weight reaches ``upper`` (a proven bound, e.g. the LP value).
     """
+    if p <= 0 or a.shape[0] == 0 or a.shape[1] == 0:
+        return np.zeros(0, dtype=np.int64), 0.0
     rng = np.random.default_rng(seed)
     at = sp.csr_array(a.T)
     t_end = min(time.perf_counter() + budget_s, deadline)

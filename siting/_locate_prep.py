@@ -158,6 +158,24 @@ def _assign_nearest(d: np.ndarray, sel: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- capacitated core
 
 
+def _greedy_assign(pairs_r, pairs_c, demand, capacity, sel, n, m):
+    """0/1 per pair: rows by decreasing demand, each to the open site with most room left."""
+    x = np.zeros(len(pairs_r))
+    room = np.where(np.isin(np.arange(m), sel), capacity.astype(np.float64), -1.0)
+    order = np.argsort(pairs_r, kind="stable")
+    starts = np.searchsorted(pairs_r[order], np.arange(n + 1))
+    for i in np.argsort(-demand, kind="stable"):
+        idx = order[starts[i] : starts[i + 1]]
+        if len(idx) == 0:
+            continue
+        left = room[pairs_c[idx]] - demand[i]
+        best = int(np.argmax(left))
+        if left[best] >= 0:
+            x[idx[best]] = 1.0
+            room[pairs_c[idx[best]]] = left[best]
+    return x
+
+
 def _capacitated(
     pairs_r: np.ndarray,
     pairs_c: np.ndarray,
@@ -210,6 +228,15 @@ def _capacitated(
     if start_sel is not None:
         start = np.zeros(nv)
         start[start_sel] = 1.0
+        if not must_assign:  # a greedy assignment to the start's sites: a real incumbent
+            start[m:] = _greedy_assign(pairs_r, pairs_c, demand, capacity, start_sel, n, m)
+    if must_assign:
+        # aggregated capacity: the open sites must hold all the demand (redundant for the
+        # integer model, tightens the relaxation)
+        agg = sp.csr_array((capacity, (np.zeros(m, dtype=np.int64), np.arange(m))), shape=(1, nv))
+        a = sp.vstack([sp.csr_array(a), agg])
+        rl.append(np.array([float(demand.sum())]))
+        ru.append(np.array([np.inf]))
     res = solve_mip(
         np.concatenate([y_obj, pair_obj]),
         a,

@@ -312,6 +312,16 @@ def mclp(
         )
 
     if cap is not None:
+        # start: an uncapacitated local-search answer, then a greedy capacitated assignment
+        free = np.setdiff1d(np.arange(m), fx)
+        open_rows = (w > 0) & ~np.asarray(a[:, fx].sum(axis=1) > 0).ravel()
+        heur, _v = mclp_local_search(
+            sp.csc_array(a[np.flatnonzero(open_rows)][:, free]),
+            w[open_rows],
+            p,
+            budget_s=0.2,
+            deadline=deadline,
+        )
         coo = sp.coo_array(a)
         keep = w[coo.row] > 0
         r, c = coo.row[keep], coo.col[keep]
@@ -329,7 +339,7 @@ def mclp(
             n_open=(-np.inf, p + len(fx)),
             maximize=True,
             deadline=deadline,
-            start_sel=fx,
+            start_sel=np.union1d(fx, free[heur]),
         )
         return done(sel, status, gap, assign)
 

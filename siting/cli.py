@@ -8,6 +8,7 @@ A bug exits 1 with a traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -625,6 +626,98 @@ def cmd_estate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _option_error(option: str, value: Any, what: str, fix: str) -> InputError:
+    return InputError.one("", "", option, f"{value!r}: {what}", fix)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Check the options before any data is read, so a typo costs no waiting.
+
+    Raises
+    ------
+    InputError
+        Listing every bad option.
+    """
+    problems = []
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    positive = {
+        "spacing": ("--spacing", "give a grid spacing in metres, e.g. --spacing 100"),
+        "time_limit": ("--time-limit", "give the solver's time limit in seconds, e.g. 60"),
+        "radius": ("--radius", "give a walking radius in metres, e.g. --radius 500"),
+        "households": ("--households", "give the planned households, e.g. --households 2400"),
+    }
+    for name, (option, fix) in positive.items():
+        v = get(name)
+        if v is not None and not (v > 0 and v < float("inf")):
+            problems += _option_error(option, v, "must be a positive number", fix).problems
+    if (
+        args.command == "propose"
+        and get("model") != "lscp"
+        and get("p") is not None
+        and get("p") < 1
+    ):
+        problems += _option_error(
+            "--p", get("p"), "number of new stations must be >= 1", "give e.g. --p 3"
+        ).problems
+    if get("years") is not None and not 1 <= get("years") <= 10:
+        problems += _option_error(
+            "--years",
+            get("years"),
+            "must be 1-10",
+            "give the programme length in years, e.g. --years 3",
+        ).problems
+    if get("start_year") is not None and not 1900 <= get("start_year") <= 2200:
+        problems += _option_error(
+            "--start-year",
+            get("start_year"),
+            "is not a calendar year",
+            "give a four-digit year, e.g. --start-year 2027",
+        ).problems
+    if get("save") is not None and not str(get("save")).strip():
+        problems += _option_error(
+            "--save", get("save"), "a scenario needs a name", "give a name, e.g. --save 2026现状"
+        ).problems
+    if args.command == "plan":
+        try:
+            targets = _floats(get("targets"), "--targets")
+            _floats(get("budget"), "--budget")
+        except InputError as err:
+            problems += err.problems
+            targets = None
+        if targets is not None and (
+            any(not 0 <= t <= 1 for t in targets)
+            or any(b < a for a, b in itertools.pairwise(targets))
+        ):
+            problems += _option_error(
+                "--targets",
+                get("targets"),
+                "targets must be shares in 0-1 that do not decrease",
+                "give e.g. --targets 0.6,0.8,1.0",
+            ).problems
+    out = get("out")
+    if out is not None:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            problems += _option_error(
+                "--out", out, "is a file, not a folder", "give a folder for the outputs"
+            ).problems
+        else:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                probe = path / ".siting-write-test"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                problems += _option_error(
+                    "--out",
+                    out,
+                    f"cannot write there ({exc.strerror})",
+                    "give a folder you can write to",
+                ).problems
+    if problems:
+        raise InputError(problems)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 a bug)."""
     parser = build_parser()
@@ -636,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SitingWarning)
         try:
+            check_options(args)
             code = int(args.func(args))
         except InputError as err:
             _print_warnings(caught)

@@ -241,6 +241,22 @@ def test_straight_line_mode_says_so(tmp_path: Path, capsys: pytest.CaptureFixtur
         ),
         (["estate", "--households", "-5", "--roads", "none"], "positive number"),
         (["scenario", "show"], "takes 1 name"),
+        (["evaluate", "--spacing", "0"], "--spacing: 0.0: must be a positive number"),
+        (["propose", "--time-limit", "-1"], "--time-limit: -1.0: must be a positive number"),
+        (["evaluate", "--save", " "], "a scenario needs a name"),
+        (["plan", "--start-year", "26"], "is not a calendar year"),
+        (
+            [
+                "propose",
+                "--p",
+                "500",
+                "--roads",
+                "none",
+                "--candidates",
+                "data/demo/candidates.gpkg",
+            ],
+            "only 52 candidate locations",
+        ),
     ],
 )
 def test_user_mistakes_exit_2(
@@ -258,6 +274,15 @@ def test_user_mistakes_exit_2(
     assert err.startswith("error: ") or "\nerror: " in err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_out_must_be_a_writable_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "taken.csv"
+    afile.write_text("x", encoding="utf-8")
+    assert main(["evaluate", "--roads", "none", "--out", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is a file, not a folder" in err and "Traceback" not in err
+    assert afile.read_text(encoding="utf-8") == "x"  # nothing the user saved is touched
 
 
 def test_python_dash_m_and_help() -> None:

@@ -639,7 +639,10 @@ def check_options(args: argparse.Namespace) -> None:
         Listing every bad option.
     """
     problems = []
-    get = lambda name: getattr(args, name, None)  # noqa: E731
+
+    def get(name: str) -> Any:
+        return getattr(args, name, None)
+
     positive = {
         "spacing": ("--spacing", "give a grid spacing in metres, e.g. --spacing 100"),
         "time_limit": ("--time-limit", "give the solver's time limit in seconds, e.g. 60"),

@@ -128,14 +128,6 @@ def propose(
             f"radius must be > 0 m, got {radius}",
             "give a walking radius in metres, e.g. --radius 500",
         )
-    if model != "lscp" and candidates is not None and p > len(candidates):
-        raise InputError.one(
-            "",
-            "",
-            "--p",
-            f"{p} new stations asked but there are only {len(candidates)} candidate locations",
-            f"give --p {len(candidates)} or fewer, or more candidates",
-        )
     if candidates is None or len(candidates) == 0:
         raise InputError.one(
             "",
@@ -145,6 +137,14 @@ def propose(
             "give a candidates file or --candidates auto with a road network",
         )
 
+    if model != "lscp" and candidates is not None and p > len(candidates):
+        raise InputError.one(
+            "",
+            "",
+            "--p",
+            f"{p} new stations asked but there are only {len(candidates)} candidate locations",
+            f"give --p {len(candidates)} or fewer, or more candidates",
+        )
     ev_sites = evaluation.sites
     soh = (
         ev_sites["level"].isin(schema.STATION_OR_HIGHER).to_numpy()

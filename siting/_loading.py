@@ -96,6 +96,14 @@ def _decide_crs(
     )
     geographic = "EPSG:4490" if coords == "cgcs2000" else settings.DEFAULT_GEOGRAPHIC_CRS
     own = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+    # Columns called lon/lat (经度/纬度) say what they hold; x/y columns and GIS files do not.
+    named = table.lon is not None and norm(table.lon) != "x" and norm(table.lat) != "y"
+    if named and own is None:
+        # degrees by their name, whatever --crs says (it is meant for files without a CRS
+        # that are in metres, e.g. a shapefile without its .prj given together with a CSV)
+        own = pyproj.CRS.from_user_input(geographic)
+        if crs is not None and not crs.is_geographic:
+            crs = None
     if crs is not None and own is not None and not crs.equals(own):
         warn(
             f"{table.label}: the file says its CRS is {_crs_label(own)}; using {_crs_label(crs)} "
@@ -106,9 +114,7 @@ def _decide_crs(
         b = bounds[good]
         in_range = (b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (b[:, 3] <= 90)
         swapped = (b[:, 0] >= -90) & (b[:, 2] <= 90) & (b[:, 1] >= -180) & (b[:, 3] <= 180)
-        # Columns called lon/lat (经度/纬度) say what they hold; x/y columns and GIS files do not.
-        named = table.lon is not None and norm(table.lon) != "x" and norm(table.lat) != "y"
-        if named or (in_range | swapped).mean() >= 0.5:
+        if (in_range | swapped).mean() >= 0.5:
             if not named and in_range.all():
                 warn(
                     f"{table.label}: no CRS given; the coordinates look like lon/lat, so "
@@ -225,17 +231,30 @@ def _prepare(
 
 
 def _finish(
-    gdf: gpd.GeoDataFrame, data: dict[str, Any], *, coords: str, target: pyproj.CRS | None
+    gdf: gpd.GeoDataFrame,
+    data: dict[str, Any],
+    *,
+    coords: str,
+    target: pyproj.CRS | None,
+    label: str = "input",
 ) -> gpd.GeoDataFrame:
     """Build the canonical frame: convert AMap/Baidu coordinates, then project."""
     geometry = gdf.geometry
     if coords in ("gcj02", "bd09"):
-        if not (
-            geometry.crs.is_geographic
-            and geometry.crs.equals(pyproj.CRS(settings.DEFAULT_GEOGRAPHIC_CRS))
-        ):
-            geometry = geometry.to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
-        geometry = _coords.convert_geometries(geometry, coords)
+        own = pyproj.CRS(geometry.crs)
+        # web tools (AMap, Baidu) export lon/lat or web mercator in their offsets; projected
+        # survey data (CGCS2000 Gauss-Kruger, UTM) never is
+        if own.is_geographic or own.to_epsg() == 3857 or "Pseudo-Mercator" in own.name:
+            if not geometry.crs.equals(pyproj.CRS(settings.DEFAULT_GEOGRAPHIC_CRS)):
+                geometry = geometry.to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
+            geometry = _coords.convert_geometries(geometry, coords)
+        else:
+            # AMap/Baidu offsets exist only in lon/lat; projected survey data (e.g. CGCS2000
+            # Gauss-Kruger) is never in them
+            warn(
+                f"{label}: its CRS is {_crs_label(own)} (projected survey coordinates), so "
+                f"--coords {coords} is not applied to it"
+            )
     out = gpd.GeoDataFrame(data, geometry=geometry.reset_index(drop=True), crs=geometry.crs)
     return out.to_crs(target if target is not None else projection.metric_crs(out))
 

@@ -49,11 +49,28 @@ def _add_inputs(p: argparse.ArgumentParser, *, roads: bool = True) -> None:
         "--coords",
         choices=COORDS,
         default="wgs84",
-        help="coordinate system of "
-        "lon/lat inputs; gcj02 (AMap/Tencent) and bd09 (Baidu) are converted to "
-        "WGS-84 (default: wgs84)",
+        help="coordinate system of lon/lat (and web-mercator) inputs; gcj02 (AMap/Tencent) "
+        "and bd09 (Baidu) are converted to WGS-84; projected survey data (CGCS2000 "
+        "Gauss-Kruger, UTM) is never shifted (default: wgs84)",
     )
-    g.add_argument("--crs", metavar="CRS", help="CRS for files that carry none, e.g. EPSG:4549")
+    g.add_argument(
+        "--communities-coords",
+        choices=COORDS,
+        default=None,
+        help="--coords for the communities file only (e.g. wgs84 for bureau GIS data)",
+    )
+    g.add_argument(
+        "--sites-coords",
+        choices=COORDS,
+        default=None,
+        help="--coords for the sites file only (e.g. gcj02 for sites picked on AMap)",
+    )
+    g.add_argument(
+        "--crs",
+        metavar="CRS",
+        help="CRS of files that carry none and are in metres, e.g. EPSG:4549 (lon/lat "
+        "columns are always degrees)",
+    )
 
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
@@ -264,6 +281,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
         roads=getattr(args, "roads", None),
         coords=args.coords,
         crs=args.crs,
+        communities_coords=args.communities_coords,
+        sites_coords=args.sites_coords,
     )
     network = load_network(inputs.roads, inputs.communities)
     logger.info(

@@ -23,9 +23,11 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from siting import coords as _coords
 from siting import schema
 from siting._errors import warn
 from siting._loading import _finish, _opt_number, _prepare, _text
@@ -137,7 +139,7 @@ def load_communities(
         "street": _text(raw, "street", n),
         **numbers,
     }
-    out = _finish(gdf, data, coords=coords, target=None)
+    out = _finish(gdf, data, coords=coords, target=None, label=problems.file)
     warn_overlaps(problems.file, out["id"].to_numpy(dtype=object), np.asarray(out.geometry.values))
     logger.info(
         "loaded %d communities from %s (population %.0f)",
@@ -248,21 +250,73 @@ def load_sites(
         "status": status,
         "upgrade_year": year,
     }
-    out = _finish(gdf, data, coords=coords, target=None if communities is None else communities.crs)
+    out = _finish(
+        gdf,
+        data,
+        coords=coords,
+        target=None if communities is None else communities.crs,
+        label=problems.file,
+    )
     if communities is not None:
-        out = _assign_communities(out, communities, problems.file)
+        out = _assign_communities(out, communities, problems.file, coords=coords)
     logger.info("loaded %d sites from %s", n, problems.file)
     return out
 
 
-def _assign_communities(
-    sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, file: str
-) -> gpd.GeoDataFrame:
+def _located(sites_geom: Any, communities: gpd.GeoDataFrame) -> npt.NDArray[np.int64]:
+    """Position of the community each point lies in (-1: none; a shared border: the first)."""
     tree = shapely.STRtree(np.asarray(communities.geometry.values))
-    site_idx, comm_idx = tree.query(np.asarray(sites.geometry.values), predicate="intersects")
-    first = pd.Series(comm_idx).groupby(site_idx).min()  # on a shared border: the first community
-    inside = np.full(len(sites), -1)
+    site_idx, comm_idx = tree.query(np.asarray(sites_geom), predicate="intersects")
+    first = pd.Series(comm_idx).groupby(site_idx).min()
+    inside = np.full(len(sites_geom), -1, dtype=np.int64)
     inside[first.index.to_numpy()] = first.to_numpy()
+    return inside
+
+
+def _offset_hint(
+    sites: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    inside: npt.NDArray[np.int64],
+    file: str,
+    coords: str,
+) -> None:
+    """Warn when many sites lie in another community than their ``community_id`` says and
+    reading them as GCJ-02 (AMap/Tencent) would put them right: a forgotten --coords."""
+    ids = communities["id"].to_numpy(dtype=object)
+    stated = sites["community_id"].to_numpy(dtype=object)
+    known = np.isin(stated, ids)
+    if coords != "wgs84" or known.sum() < 5:
+        return
+    located = np.where(inside >= 0, ids[np.maximum(inside, 0)], "")
+    wrong = known & (located != stated)
+    if wrong.mean() < 0.2 and wrong.sum() < 10:
+        return
+    lonlat = sites.geometry.to_crs(4326)
+    xy = shapely.get_coordinates(lonlat.values)
+    lon, lat = _coords.gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+    shifted = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(sites.crs)
+    again = _located(shifted.values, communities)
+    located2 = np.where(again >= 0, ids[np.maximum(again, 0)], "")
+    wrong2 = known & (located2 != stated)
+    share = f"{int(wrong.sum())} of {int(known.sum())}"
+    if wrong2.sum() < 0.5 * wrong.sum():
+        warn(
+            f"{file}: {share} sites lie in another community than their community_id says; read "
+            f"as GCJ-02 only {int(wrong2.sum())} would - the coordinates look like AMap/Tencent "
+            "(GCJ-02): run again with --coords gcj02 (or --sites-coords gcj02)"
+        )
+    else:
+        warn(
+            f"{file}: {share} sites lie in another community than their community_id says "
+            "(check their coordinates, --coords and --crs)"
+        )
+
+
+def _assign_communities(
+    sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, file: str, *, coords: str = "wgs84"
+) -> gpd.GeoDataFrame:
+    inside = _located(sites.geometry.values, communities)
+    _offset_hint(sites, communities, inside, file, coords)
     ids = communities["id"].to_numpy(dtype=object)
     empty = sites["community_id"].to_numpy(dtype=object) == ""
     fill = empty & (inside >= 0)
@@ -348,7 +402,11 @@ def load_candidates(
         "ground_floor_area_m2": ground,
     }
     return _finish(
-        gdf, data, coords=coords, target=None if communities is None else communities.crs
+        gdf,
+        data,
+        coords=coords,
+        target=None if communities is None else communities.crs,
+        label=problems.file,
     )
 
 
@@ -423,5 +481,9 @@ def load_estate(
     ids = rows.ids if rows.ids is not None else np.array(["estate"], dtype=object)
     data = {"id": ids, "name": _text(raw, "name", n), **numbers}
     return _finish(
-        gdf, data, coords=coords, target=None if communities is None else communities.crs
+        gdf,
+        data,
+        coords=coords,
+        target=None if communities is None else communities.crs,
+        label=problems.file,
     )

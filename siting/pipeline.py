@@ -80,6 +80,8 @@ def load_inputs(
     roads: str | Path | None = None,
     coords: str = "wgs84",
     crs: str | None = None,
+    communities_coords: str | None = None,
+    sites_coords: str | None = None,
 ) -> Inputs:
     """Load and validate communities and sites (the bundled demo when both are None).
 
@@ -91,7 +93,10 @@ def load_inputs(
         A road file, ``"none"`` for straight-line distances, or None: the demo's roads for the
         demo, straight-line for user data.
     coords
-        Coordinate system of lon/lat inputs: ``wgs84``, ``cgcs2000``, ``gcj02`` or ``bd09``.
+        Coordinate system of lon/lat inputs: ``wgs84``, ``cgcs2000``, ``gcj02`` or ``bd09``
+        (never applied to projected survey data such as CGCS2000 Gauss-Kruger).
+    communities_coords, sites_coords
+        The same for one file (default: ``coords``), e.g. AMap sites with bureau communities.
     crs
         CRS for inputs that carry none (e.g. ``EPSG:4549``).
     """
@@ -112,8 +117,8 @@ def load_inputs(
             "only one of --communities and --sites was given",
             "give both files, or neither to use the bundled demo district",
         )
-    comm = io.load_communities(communities, coords=coords, crs=crs)
-    st = io.load_sites(sites, coords=coords, crs=crs, communities=comm)
+    comm = io.load_communities(communities, coords=communities_coords or coords, crs=crs)
+    st = io.load_sites(sites, coords=sites_coords or coords, crs=crs, communities=comm)
     roads_s = None if roads is None or str(roads).lower() == "none" else str(roads)
     files = {"communities": str(communities), "sites": str(sites), "roads": roads_s or "none"}
     return Inputs(comm, st, roads_s, files, is_demo)

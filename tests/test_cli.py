@@ -292,3 +292,19 @@ def test_python_dash_m_and_help() -> None:
     assert proc.returncode == 0
     for cmd in ("evaluate", "map", "demo", "propose", "plan", "estate", "scenario"):
         assert cmd in proc.stdout
+
+
+def test_sites_coords_applies_to_the_sites_only(tmp_path: Path) -> None:
+    from siting import coords
+    from siting.pipeline import demo_paths
+
+    d = demo_paths()
+    table = pd.read_csv(d["sites"].with_suffix(".csv"))
+    lon, lat = coords.wgs84_to_gcj02(table["经度"].to_numpy(), table["纬度"].to_numpy())
+    gcj = tmp_path / "sites_gcj.csv"
+    table.assign(经度=lon, 纬度=lat).to_csv(gcj, index=False)
+    a = pipeline.load_inputs(d["communities"], d["sites"], roads="none")
+    b = pipeline.load_inputs(d["communities"], gcj, roads="none", sites_coords="gcj02")
+    assert (a.communities.geometry.geom_equals_exact(b.communities.geometry, 1e-6)).all()
+    assert a.sites.distance(b.sites).max() < 0.05  # metres
+    assert list(a.sites["community_id"]) == list(b.sites["community_id"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import shapely
 import pandas as pd
 import pytest
 from shapely.geometry import MultiPoint, Point, Polygon, box
@@ -600,3 +601,42 @@ def test_upload_size_limit(monkeypatch):
     buf.name = "big.csv"
     with pytest.raises(InputError, match=r"big\.csv: is larger than the limit of 10 bytes"):
         sio.load_sites(buf)
+
+
+def test_gcj02_is_not_applied_to_projected_survey_data(communities_lonlat):
+    gk = communities_lonlat.to_crs("EPSG:4549")
+    plain = sio.load_communities(gk)
+    with pytest.warns(SitingWarning, match=r"projected survey coordinates.*--coords gcj02 is not"):
+        shifted = sio.load_communities(gk, coords="gcj02")
+    # bureau GIS data in CGCS2000 Gauss-Kruger stays where it is
+    assert np.allclose(shapely.get_coordinates(plain.geometry.values),
+                       shapely.get_coordinates(shifted.geometry.values))
+
+
+def test_lonlat_columns_are_degrees_whatever_crs_says(sites_table):
+    # --crs is for files in metres without a CRS (a shapefile without .prj); a table's
+    # 经度/纬度 columns are degrees by their name
+    a = sio.load_sites(sites_table, crs="EPSG:4549")
+    b = sio.load_sites(sites_table)
+    assert np.allclose(a.to_crs(4326).geometry.x, b.to_crs(4326).geometry.x)
+
+
+def test_forgotten_gcj02_is_pointed_out(communities_lonlat):
+    ids = ["C1", "C1", "C1", "C2", "C2", "C3"]
+    lon = np.array([121.4065, 121.4070, 121.4060, 121.4160, 121.4165, 121.4065])
+    lat = np.array([31.2050, 31.2030, 31.2070, 31.2050, 31.2030, 31.1950])
+    glon, glat = coords.wgs84_to_gcj02(lon, lat)  # as AMap would give them
+    table = pd.DataFrame({"编号": [f"S{i}" for i in range(6)], "层级": "站", "建筑面积": 1000,
+                          "所属社区": ids, "经度": glon, "纬度": glat})  # fmt: skip
+    comm = sio.load_communities(communities_lonlat)
+    with pytest.warns(SitingWarning) as caught:
+        sio.load_sites(table, communities=comm)
+    said = [str(w.message) for w in caught]
+    assert any("look like AMap/Tencent (GCJ-02)" in m and "--coords gcj02" in m for m in said)
+    # with --coords gcj02 they land in their own communities and nothing is said about it
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        right = sio.load_sites(table, communities=comm, coords="gcj02")
+    assert list(right["community_id"]) == ids

@@ -19,7 +19,7 @@ from siting import settings
 from siting._errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "siting" / "ui" / "main.py")
 DEMO = settings.demo_dir()
 needs_demo = pytest.mark.skipif(
     not (DEMO / "communities.gpkg").exists(), reason="the bundled demo (data/demo) is missing"
@@ -82,7 +82,7 @@ def test_english_switch(app) -> None:
 @needs_demo
 def test_coverage_page_lists_communities_without_station(app, direct) -> None:
     _, _, ev = direct
-    app.switch_page("siting/ui/coverage.py").run()
+    app.switch_page("page_coverage.py").run()
     assert not app.exception, [e.value for e in app.exception]
     lacking = int((~(ev.communities["nearest_station_distance_m"] <= 500)).sum())
     m = _metrics(app)
@@ -98,7 +98,7 @@ def test_coverage_radius_reevaluates(app, direct) -> None:
     from siting import pipeline
 
     inputs, network, ev = direct
-    app.switch_page("siting/ui/coverage.py").run()
+    app.switch_page("page_coverage.py").run()
     app.select_slider(key="w_radius").set_value(800).run()
     assert not app.exception, [e.value for e in app.exception]
     std = ev.standard.with_overrides(station_service_radius_m=800.0)
@@ -114,7 +114,7 @@ def test_coverage_radius_reevaluates(app, direct) -> None:
 @needs_demo
 def test_compliance_page(app, direct) -> None:
     _, _, ev = direct
-    app.switch_page("siting/ui/compliance.py").run()
+    app.switch_page("page_compliance.py").run()
     assert not app.exception, [e.value for e in app.exception]
     assert _metrics(app)["达标率"] == f"{100 * ev.summary['compliance_rate']:.1f}%"
     assert len(app.dataframe[0].value) == len(ev.sites)
@@ -124,7 +124,7 @@ def test_compliance_page(app, direct) -> None:
 
 @needs_demo
 def test_proposals_page_solves(app) -> None:
-    app.switch_page("siting/ui/proposals.py").run()
+    app.switch_page("page_proposals.py").run()
     assert not app.exception, [e.value for e in app.exception]
     app.button[0].click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -137,7 +137,7 @@ def test_proposals_page_solves(app) -> None:
 
 @needs_demo
 def test_estate_page_upload(app) -> None:
-    app.switch_page("siting/ui/estate.py").run()
+    app.switch_page("page_estate.py").run()
     assert not app.exception
     assert any("画出或上传" in i.value for i in app.info)
     data = (DEMO / "estate.geojson").read_bytes()
@@ -150,7 +150,7 @@ def test_estate_page_upload(app) -> None:
 @needs_demo
 def test_data_page_broken_upload_shows_problem_table() -> None:
     at = _app()
-    at.switch_page("siting/ui/data.py").run()
+    at.switch_page("page_data.py").run()
     assert not at.exception
     assert any("示例" in c.value for c in at.caption)
     bad = "编号,人口\nC1,abc\nC2,\n".encode()
@@ -165,7 +165,7 @@ def test_data_page_broken_upload_shows_problem_table() -> None:
     assert list(table.columns) == ["文件", "行/编号", "字段", "问题", "修改方法"]
     assert (table["文件"] == "社区.csv").all()  # the user's name, not the server's temp path
     # Other pages show the same table instead of a traceback.
-    at.switch_page("siting/ui/overview.py").run()
+    at.switch_page("page_overview.py").run()
     assert not at.exception
     assert at.error
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
-import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +23,10 @@ import streamlit as st
 
 from siting import pipeline, settings
 from siting._errors import InputError, Problem
+from siting.ui import warm
 from siting.ui.i18n import LANGS, t
 from siting.ui.uploads import SessionFiles
+from siting.ui.warm import recording
 
 __all__ = [
     "Context",
@@ -44,10 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# warnings.catch_warnings changes process-wide state: one session at a time records warnings,
-# so a warning from one user's file never lands in another user's list.
-_WARN_LOCK = threading.Lock()
 
 BASEMAPS = ("none", "osm", "tianditu", "amap")
 # Fixed bilingual labels: a label that changed with the language would reset the widget.
@@ -113,11 +108,15 @@ def language_switch() -> str:
     )
 
 
-def sidebar() -> None:
-    """The shared sidebar below the page list: data in use and the basemap."""
+def sidebar() -> Any:
+    """The shared sidebar below the page list: data in use and the basemap.
+
+    Returns the slot for :func:`sidebar_status` (filled after the page ran).
+    """
     c = cfg()
     with st.sidebar:
-        st.caption(t("using_upload") if _uploaded() else t("using_demo"))
+        # filled after the page ran (sidebar_status), so an upload shows at once
+        slot = st.empty()
         widget(
             st.selectbox,
             t("basemap"),
@@ -133,6 +132,17 @@ def sidebar() -> None:
                 type="password",
                 help=t("tianditu_key_help"),
             )
+    return slot
+
+
+def sidebar_status(slot: Any) -> None:
+    """Write which data is in use into the sidebar ``slot`` made by :func:`sidebar`."""
+    if _uploaded():
+        files = cfg()["files"]
+        names = ", ".join(files[r]["name"] for r in ("communities", "sites", "roads") if r in files)
+        slot.caption(f"{t('using_upload')}: {names}")
+    else:
+        slot.caption(t("using_demo"))
 
 
 def _uploaded() -> bool:
@@ -160,21 +170,6 @@ def _file_digest(path: Path) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _demo_digest(path: str, mtime: float) -> str:
     return _file_digest(Path(path))
-
-
-def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
-    """Run ``fn`` recording SitingWarnings (one session at a time)."""
-    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = fn()
-    msgs = tuple(dict.fromkeys(str(w.message) for w in caught if _is_siting_warning(w)))
-    return value, msgs
-
-
-def _is_siting_warning(w: warnings.WarningMessage) -> bool:
-    from siting._errors import SitingWarning
-
-    return issubclass(w.category, SitingWarning)
 
 
 def _relabel(err: InputError, names: dict[str, str]) -> InputError:
@@ -208,11 +203,15 @@ def _load_inputs(
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _load_network(key: str, _inputs: Any) -> tuple[Any, tuple[str, ...]]:
-    return recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
+    from siting.ui.reuse import ReuseNetwork
+
+    net, msgs = recording(lambda: pipeline.load_network(_inputs.roads, _inputs.communities))
+    return ReuseNetwork(net, floor=warm.MAX_RADIUS_M), msgs
 
 
-# cache_resource (not cache_data): the Evaluation holds its Standard, which does not pickle, and
-# handing out the cached object itself keeps a radius change fast. Pages never modify it.
+# cache_resource (not cache_data): handing out the cached object itself (no copy) keeps a
+# page switch fast; the network is a ReuseNetwork, so a new radius reuses the distance searches.
+# Pages never modify an Evaluation.
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
 def _evaluate(
     key: str, _inputs: Any, _network: Any, _standard: Any, demand: str
@@ -233,31 +232,22 @@ def standard_with_overrides(extra: dict[str, Any] | None = None) -> Any:
 
 
 def _inputs_key() -> tuple[str, dict[str, str | None]]:
+    """Key (content digests and settings) and stored paths of the session's uploads."""
     c = cfg()
     files = c["files"]
-    if _uploaded():
-        paths = {
-            r: files[r]["path"] if r in files else None for r in ("communities", "sites", "roads")
-        }
-        parts = [
-            files[r]["sha256"] if r in files else "none" for r in ("communities", "sites", "roads")
-        ]
-        coords, crs = c["coords"], c["crs"]
-    else:
-        demo = pipeline.demo_paths()
-        paths = {"communities": None, "sites": None, "roads": None}
-        parts = ["demo"] + [
-            _demo_digest(str(demo[r]), demo[r].stat().st_mtime)
-            for r in ("communities", "sites", "roads")
-            if demo[r].exists()
-        ]
-        coords, crs = "wgs84", ""
-    key = hashlib.sha256("|".join([*parts, coords, crs]).encode()).hexdigest()
+    paths = {r: files[r]["path"] if r in files else None for r in ("communities", "sites", "roads")}
+    parts = [
+        files[r]["sha256"] if r in files else "none" for r in ("communities", "sites", "roads")
+    ]
+    key = hashlib.sha256("|".join([*parts, c["coords"], c["crs"]]).encode()).hexdigest()
     return key, paths
 
 
 def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
     """Load, build distances and evaluate for the session's inputs (cached).
+
+    The demo's inputs, network and default evaluation are shared by the whole process
+    (:mod:`siting.ui.warm`); uploads are cached by content, never shared by name.
 
     Raises
     ------
@@ -265,26 +255,30 @@ def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
         When a file or a setting is unusable (names are the user's file names).
     """
     c = cfg()
-    key, paths = _inputs_key()
     names = {v["path"]: v["name"] for v in c["files"].values()}
+    t0 = time.perf_counter()
     try:
-        inputs, w1 = _load_inputs(
-            key,
-            paths["communities"],
-            paths["sites"],
-            paths["roads"],
-            c["coords"] if paths["communities"] else "wgs84",
-            c["crs"] if paths["communities"] else "",
-        )
-        network, w2 = _load_network(key, inputs)
+        base = None
+        if _uploaded():
+            key, paths = _inputs_key()
+            inputs, w1 = _load_inputs(
+                key, paths["communities"], paths["sites"], paths["roads"], c["coords"], c["crs"]
+            )
+            network, w2 = _load_network(key, inputs)
+            w12 = (*w1, *w2)
+        else:
+            base = warm.demo()
+            key, inputs, network, w12 = base.key, base.inputs, base.network, base.warnings
         std = standard_with_overrides(extra_overrides)
-        ekey = hashlib.sha256(
-            json.dumps([key, std.to_dict(), c["demand"]], sort_keys=True, default=str).encode()
-        ).hexdigest()
-        evaluation, w3 = _evaluate(ekey, inputs, network, std, c["demand"])
+        ekey = warm.eval_key(key, std, c["demand"])
+        if base is not None and ekey == base.ekey:
+            evaluation, w3 = base.evaluation, base.eval_warnings
+        else:
+            evaluation, w3 = _evaluate(ekey, inputs, network, std, c["demand"])
     except InputError as err:
         raise _relabel(err, names) from None
-    return Context(inputs, network, evaluation, std, ekey, (*w1, *w2, *w3))
+    logger.info("context ready in %.2f s", time.perf_counter() - t0)
+    return Context(inputs, network, evaluation, std, ekey, (*w12, *w3))
 
 
 def context_or_stop(**kwargs: Any) -> Context:

@@ -192,6 +192,49 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "estate_missing": ("新建小区评估模块尚未安装", "The new-estate check is not available yet"),
     "drawn": ("已画出的范围", "Drawn outline"),
     # exports
+    # scenarios
+    "page_scenarios": ("方案", "Scenarios"),
+    "scen_intro": (
+        "把当前的数据、参数和结果保存为命名方案,以后载入、比较或删除。存储位置:{where}",
+        "Save the current data, parameters and results as a named scenario; load, compare or "
+        "delete it later. Store: {where}",
+    ),
+    "scen_save": ("保存当前方案", "Save the current scenario"),
+    "scen_name": ("方案名称", "Scenario name"),
+    "scen_desc": ("说明", "Description"),
+    "scen_save_btn": ("保存", "Save"),
+    "scen_saved": ("已保存方案「{name}」(第 {version} 版)", "Saved {name!r} (version {version})"),
+    "scen_list": ("已保存的方案", "Saved scenarios"),
+    "scen_none": ("还没有保存的方案", "No scenario saved yet"),
+    "scen_pick": ("选择方案", "Scenario"),
+    "scen_load_btn": ("载入到本会话", "Load into this session"),
+    "scen_loaded": (
+        "已载入方案「{name}」(第 {version} 版):数据和参数已恢复",
+        "Loaded {name!r} (version {version}): data and parameters restored",
+    ),
+    "scen_no_roads": (
+        "该方案没有保存路网,载入后按直线距离计算;如需步行距离请在数据页重新上传路网。",
+        "The scenario keeps no road network: distances are straight lines until you upload "
+        "the roads again on the Data page.",
+    ),
+    "scen_delete_btn": ("删除", "Delete"),
+    "scen_deleted": ("已删除方案「{name}」", "Deleted {name!r}"),
+    "scen_compare": ("比较两个方案", "Compare two scenarios"),
+    "scen_a": ("方案 A", "Scenario A"),
+    "scen_b": ("方案 B", "Scenario B"),
+    "scen_compare_btn": ("比较", "Compare"),
+    "scen_store_error": ("方案库无法使用", "The scenario store cannot be used"),
+    # thresholds table
+    "th_min_floor_area_m2": ("最小建筑面积(m²)", "Min floor area (m²)"),
+    "th_min_ground_floor_share": ("一层面积最低占比", "Min ground-floor share"),
+    "th_service_radius_m": ("服务半径(米,步行)", "Service radius (m, walking)"),
+    "th_max_population": ("最大服务人口", "Max population served"),
+    "th_min_m2_per_100_households": ("每百户最小面积(m²)", "Min m² per 100 households"),
+    "th_funding_base_yuan": ("每站年度经费(元)", "Yearly funding per site (yuan)"),
+    "th_funding_per_party_member_yuan": (
+        "每名党员年度经费(元)",
+        "Yearly funding per member (yuan)",
+    ),
     "exports": ("导出", "Export"),
     "export_xlsx": ("下载 Excel 报表", "Download Excel workbook"),
     "export_gpkg": ("下载 GeoPackage", "Download GeoPackage"),

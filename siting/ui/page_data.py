@@ -5,7 +5,7 @@ import streamlit as st
 from siting._errors import InputError
 from siting.standards import LEVEL_FIELDS, available_standards
 from siting.ui import common
-from siting.ui.i18n import t
+from siting.ui.i18n import lang, t
 from siting.ui.uploads import ACCEPTED
 
 st.title(t("page_data"))
@@ -88,18 +88,27 @@ for k, v in c["overrides"].items():
     for lv in wide.index:
         if k.startswith(lv + "_") and k[len(lv) + 1 :] in wide.columns:
             wide.loc[lv, k[len(lv) + 1 :]] = float(v)
-edited = st.data_editor(wide, key=f"thresholds_{c['standard']}", width="stretch")
+# Shown with labels in the session's language (levels and settings); the values map back by
+# position, so the override keys stay the profile's field names.
+fields = list(wide.columns)
+shown = wide.copy()
+shown.index = [common.level_label(lv) for lv in wide.index]
+shown.index.name = t("level")
+shown.columns = [t(f"th_{f}") for f in fields]
+edited = st.data_editor(shown, key=f"thresholds_{c['standard']}_{lang()}", width="stretch")
+edited.index, edited.columns = wide.index, fields
 overrides = {
     f"{lv}_{f}": float(edited.loc[lv, f])
     for lv in edited.index
-    for f in edited.columns
-    if float(edited.loc[lv, f]) != float(base.level(lv).__getattribute__(f))
+    for f in fields
+    if float(edited.loc[lv, f]) != float(getattr(base.level(lv), f))
 }
 if overrides != c["overrides"]:
     c["overrides"] = overrides
 if c["overrides"] and st.button(t("reset_thresholds")):
     c["overrides"] = {}
-    st.session_state.pop(f"thresholds_{c['standard']}", None)
+    for k in [k for k in st.session_state if str(k).startswith("thresholds_")]:
+        st.session_state.pop(k, None)
     st.rerun()
 
 # Load now, so problems show on this page.

@@ -1,0 +1,171 @@
+"""Process-wide warm-up: the bundled demo loaded, its network built and evaluated once.
+
+The demo is not a user's upload, so one read-only copy serves every session of the process.
+:func:`start` runs :func:`demo` in a background thread when the server starts (``app.py``'s
+lifespan hook) or on the first page run, so the first visitor finds the demo ready (or nearly);
+:func:`demo` waits for that work instead of repeating it. The heavy modules the pages use
+(folium, streamlit-folium, openpyxl) are imported by the same thread.
+
+Nothing here holds session data: uploads go through the content-keyed caches of
+:mod:`siting.ui.common`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from siting import settings
+
+__all__ = ["DemoBase", "demo", "eval_key", "recording", "start", "timings"]
+
+logger = logging.getLogger(__name__)
+
+# warnings.catch_warnings changes process-wide state: one evaluation at a time records warnings,
+# so a warning from one user's file never lands in another user's list.
+WARN_LOCK = threading.Lock()
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+_thread: threading.Thread | None = None
+_timings: dict[str, float] = {}
+
+#: Largest walking radius the app offers (the coverage page's slider); one distance search
+#: with this bound serves every smaller radius.
+MAX_RADIUS_M = 1000.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoBase:
+    """The demo's inputs, (reusing) network and default evaluation, shared read-only."""
+
+    key: str
+    inputs: Any
+    network: Any
+    warnings: tuple[str, ...]
+    ekey: str
+    evaluation: Any
+    eval_warnings: tuple[str, ...]
+
+
+def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
+    """Run ``fn`` recording :class:`~siting._errors.SitingWarning` messages (one at a time)."""
+    from siting._errors import SitingWarning
+
+    with WARN_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn()
+    msgs = tuple(
+        dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, SitingWarning))
+    )
+    return value, msgs
+
+
+def eval_key(key: str, standard: Any, demand: str) -> str:
+    """Cache key of an evaluation: inputs key, the standard's values, the demand method."""
+    return hashlib.sha256(
+        json.dumps([key, standard.to_dict(), demand], sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+
+def demo_key() -> str:
+    """Key of the bundled demo's inputs (content digests of its files)."""
+    from siting import pipeline
+
+    paths = pipeline.demo_paths()
+    parts = ["demo"] + [
+        hashlib.sha256(paths[r].read_bytes()).hexdigest()
+        for r in ("communities", "sites", "roads")
+        if paths[r].exists()
+    ]
+    return hashlib.sha256("|".join([*parts, "wgs84", ""]).encode()).hexdigest()
+
+
+def _build() -> DemoBase:
+    from siting import pipeline
+    from siting.standards import load_standard
+    from siting.ui.reuse import ReuseNetwork
+
+    t0 = time.perf_counter()
+    key = demo_key()
+    inputs, w1 = recording(pipeline.load_inputs)
+    t1 = time.perf_counter()
+    network, w2 = recording(lambda: pipeline.load_network(inputs.roads, inputs.communities))
+    network = ReuseNetwork(network, floor=MAX_RADIUS_M)
+    t2 = time.perf_counter()
+    std = load_standard(settings.DEFAULT_STANDARD)
+    evaluation, w3 = recording(
+        lambda: pipeline.evaluate_inputs(inputs, network, standard=std, demand="grid")
+    )
+    t3 = time.perf_counter()
+    _timings.update(
+        {"load_s": t1 - t0, "network_s": t2 - t1, "evaluate_s": t3 - t2, "total_s": t3 - t0}
+    )
+    logger.info(
+        "demo warmed: load %.2f s, network %.2f s, evaluation %.2f s", t1 - t0, t2 - t1, t3 - t2
+    )
+    return DemoBase(key, inputs, network, (*w1, *w2), eval_key(key, std, "grid"), evaluation, w3)
+
+
+def demo() -> DemoBase:
+    """The demo's shared inputs, network and default evaluation (built once per process).
+
+    Raises
+    ------
+    InputError
+        When the demo is missing or unusable (raised again on every call).
+    """
+    with _lock:
+        if "base" not in _state and "error" not in _state:
+            try:
+                _state["base"] = _build()
+            except Exception as err:  # kept, so every session sees the same error
+                _state["error"] = err
+        if "error" in _state:
+            raise _state["error"]
+        return _state["base"]
+
+
+def _imports() -> None:
+    t0 = time.perf_counter()
+    import folium.plugins  # noqa: F401
+    import openpyxl  # noqa: F401
+    import streamlit_folium  # noqa: F401
+
+    import siting.maps
+    import siting.report  # noqa: F401
+
+    _timings["imports_s"] = time.perf_counter() - t0
+
+
+def _warm() -> None:
+    try:
+        demo()
+    except Exception:  # the pages show it
+        logger.warning("demo warm-up failed", exc_info=True)
+    try:
+        _imports()
+    except Exception:
+        logger.warning("import warm-up failed", exc_info=True)
+
+
+def start() -> threading.Thread:
+    """Start the warm-up in a background thread (once per process); returns the thread."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_warm, name="siting-warm", daemon=True)
+            _thread.start()
+        return _thread
+
+
+def timings() -> dict[str, float]:
+    """Seconds spent by the warm-up steps so far (``load_s``, ``network_s``, ...)."""
+    return dict(_timings)

@@ -192,8 +192,13 @@ def _evaluate(
     s_xy = as_xy(st.geometry) if n_s else np.empty((0, 2))
     if hasattr(network, "snap"):
         # report far-from-road points once, then silence the repeats of every later query
-        network.snap(d_xy, label="demand points")
-        network.snap(s_xy, label="sites")
+        # named by id (sites) and by community (demand points), not by position
+        dem_named = gpd.GeoSeries(
+            dem.geometry.values,
+            index="in " + dem["community_id"].astype(str).to_numpy(dtype=object),
+        )
+        network.snap(dem_named, label="demand points")
+        network.snap(gpd.GeoSeries(st.geometry.values, index=st["id"].to_numpy()), label="sites")
         # (the later queries run in this module and in the catchment and rollup helpers)
         warnings.filterwarnings(
             "ignore",

@@ -29,6 +29,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import Point, box
 
 from siting._errors import InputError, SitingWarning
@@ -435,3 +436,18 @@ def test_far_points_warned_once(comms, sites, net, demand):
     assert ev.summary["population_total"] == 6000  # the communities' declared total
     assert ev.demand["population"].sum() == 6010
     assert ev.summary["coverage_rate"] == pytest.approx(5000 / 6010)  # on the demand base
+
+
+def test_far_from_road_warning_names_sites_by_id() -> None:
+    import networkx as nx
+
+    from siting.network import WalkNetwork
+
+    g = nx.Graph(crs="EPSG:32651")
+    g.add_node(0, x=0.0, y=0.0)
+    g.add_node(1, x=100.0, y=0.0)
+    g.add_edge(0, 1, length=100.0)
+    net = WalkNetwork.from_graph(g)
+    pts = gpd.GeoSeries(shapely.points([[0.0, 1000.0], [0.0, 0.0]]), index=["S9", "S1"])
+    with pytest.warns(SitingWarning, match=r"1 of 2 sites .* farthest: S9 \(1000 m\)"):
+        net.snap(pts, label="sites")

@@ -243,3 +243,200 @@ def test_drawn_shapes_and_clicks() -> None:
     assert (kind, row["community_id"]) == ("community", "C1")
     assert clicked_feature({"lat": 30.0, "lng": 120.0}, Ev) is None
     assert clicked_feature(None, Ev) is None
+
+
+# ----------------------------------------------------------------------------- small uploads
+def _variant(i: int) -> tuple[bytes, bytes]:
+    """A small district (4 communities, 2 sites) whose populations depend on ``i``."""
+    import json
+
+    feats = []
+    for k, (x, y) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        poly = box(121.40 + 0.01 * x, 31.20 + 0.01 * y, 121.41 + 0.01 * x, 31.21 + 0.01 * y)
+        props = {"编号": f"C{k}", "名称": f"社区{k}", "人口": 1000 + 137 * i + 311 * k}
+        props["户数"] = props["人口"] // 3
+        feats.append({"type": "Feature", "properties": props, "geometry": poly.__geo_interface__})
+    comm = json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
+    sites = (
+        "编号,名称,层级,建筑面积,一层面积,经度,纬度\n"
+        f"S1,甲站,党群服务站,{400 + 10 * i},{200 + 5 * i},121.405,31.205\n"
+        "S2,乙站,党群服务站,1200,700,121.415,31.215\n"
+    )
+    return comm.encode(), sites.encode()
+
+
+def _upload(at, i: int) -> None:
+    comm, sites = _variant(i)
+    at.file_uploader(key="up_communities").set_value((f"社区{i}.geojson", comm, "application/json"))
+    at.file_uploader(key="up_sites").set_value((f"站点{i}.csv", sites, "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _expected(i: int, tmp_path: Path) -> dict:
+    from siting import pipeline
+
+    comm, sites = _variant(i)
+    (tmp_path / "c.geojson").write_bytes(comm)
+    (tmp_path / "s.csv").write_bytes(sites)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = pipeline.load_inputs(tmp_path / "c.geojson", tmp_path / "s.csv")
+        net = pipeline.load_network(inputs.roads, inputs.communities)
+        return pipeline.evaluate_inputs(inputs, net).summary
+
+
+def test_upload_updates_sidebar_at_once_and_figures(tmp_path: Path) -> None:
+    at = _app()
+    at.switch_page("page_data.py").run()
+    _upload(at, 3)
+    # the sidebar says so in the same run as the upload, with the file names
+    assert any("正在使用上传的数据" in c.value and "社区3.geojson" in c.value for c in at.caption)
+    at.switch_page("page_overview.py").run()
+    s = _expected(3, tmp_path)
+    assert _metrics(at)["总人口"] == f"{s['population_total']:,.0f}"
+    assert _metrics(at)["覆盖率"] == f"{100 * s['coverage_rate']:.1f}%"
+
+
+@needs_demo
+def test_threshold_table_has_chinese_labels() -> None:
+    at = _app()
+    at.switch_page("page_data.py").run()
+    frame = next(d.value for d in at.dataframe if "服务半径(米,步行)" in d.value.columns)
+    assert "服务半径(米,步行)" in frame.columns and "最小建筑面积(m²)" in frame.columns
+    assert "党群服务站" in list(frame.index)
+    assert frame.index.name == "层级"
+
+
+# ----------------------------------------------------------------------------- radius reuse
+@needs_demo
+@pytest.mark.parametrize("radius", [300.0, 800.0])
+def test_reuse_network_gives_the_engines_figures(direct, radius: float) -> None:
+    import pandas as pd
+
+    from siting import pipeline
+    from siting.ui.reuse import ReuseNetwork
+
+    inputs, network, ev = direct
+    reuse = ReuseNetwork(network, floor=1000.0)
+    std = ev.standard.with_overrides(station_service_radius_m=radius)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.evaluate_inputs(inputs, reuse)  # fills the memo at the 500 m default
+        fast = pipeline.evaluate_inputs(inputs, reuse, standard=std)
+        plain = pipeline.evaluate_inputs(inputs, network, standard=std)
+    assert reuse.hits > 0
+    assert fast.summary == plain.summary
+    for name in ("sites", "communities", "gaps", "streets", "trajectory"):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(plain, name))
+
+
+def test_reuse_network_filters_pairs_by_cutoff() -> None:
+    import numpy as np
+
+    from siting.network import EuclideanNetwork
+    from siting.ui.reuse import ReuseNetwork
+
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 2000, (40, 2)), rng.uniform(0, 2000, (30, 2))
+    plain = EuclideanNetwork("EPSG:32651")
+    reuse = ReuseNetwork(plain, floor=1500.0)
+    for cutoff in (1500.0, 700.0, 300.0, 2500.0):
+        got, want = reuse.distances(a, b, cutoff), plain.distances(a, b, cutoff)
+        assert (got != want).nnz == 0 and got.nnz == want.nnz
+    i1, d1 = reuse.nearest(a, b, 400.0)
+    i2, d2 = plain.nearest(a, b, 400.0)
+    assert (i1 == i2).all() and np.array_equal(d1, d2)
+    assert reuse.kind == plain.kind and reuse.crs == plain.crs
+    assert reuse.misses == 3 and reuse.hits == 2  # 1500 searched once for 1500/700/300
+
+
+# ----------------------------------------------------------------------------- login
+@needs_demo
+def test_password_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SITING_PASSWORD", "正确 horse")
+    monkeypatch.delenv("SITING_REQUIRE_LOGIN", raising=False)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception
+    assert not at.metric and not at.dataframe  # nothing but the form
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert at.error and "密码不正确" in at.error[0].value
+    assert not at.metric and not at.dataframe
+    at.text_input(key="login_password").input("正确 horse")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "覆盖率" in _metrics(at)
+    assert at.session_state["auth_ok"] is True
+
+
+def test_password_compare() -> None:
+    from siting.ui.auth import password_ok
+
+    assert password_ok("密码", "密码")
+    assert not password_ok("密码 ", "密码") and not password_ok("", "x")
+
+
+# ----------------------------------------------------------------------------- scenarios
+@needs_demo
+def test_scenarios_save_list_load_compare_delete(tmp_path: Path, monkeypatch) -> None:
+    from siting.store import Store
+
+    store = tmp_path / "scen.sqlite"
+    monkeypatch.setenv("SITING_STORE", str(store))
+    a = _app()
+    a.switch_page("page_data.py").run()
+    _upload(a, 5)
+    a.switch_page("page_scenarios.py").run()
+    assert not a.exception, [e.value for e in a.exception]
+    assert any("还没有保存的方案" in i.value for i in a.info)
+    a.text_input(key="scen_name").input("方案五")
+    a.button[0].click().run()  # the form's save button
+    assert not a.exception, [e.value for e in a.exception]
+    assert any("方案五" in s.value for s in a.success)
+    a.session_state["cfg"]["overrides"] = {"station_service_radius_m": 300.0}
+    a.text_input(key="scen_name").input("半径300")
+    a.button[0].click().run()
+    with Store.open(store) as s:
+        assert s.names() == ["半径300", "方案五"]
+        saved = s.load("方案五")
+    assert saved.parameters["source"] == "upload"
+    assert saved.summary["population_total"] == _expected(5, tmp_path)["population_total"]
+
+    # another session (another browser) loads it: data and parameters restored
+    b = _app()
+    b.switch_page("page_scenarios.py").run()
+    assert list(b.dataframe[0].value["name"]) == ["半径300", "方案五"]
+    b.selectbox(key="scen_pick").set_value("半径300").run()
+    b.button(key="scen_load").click().run()
+    assert not b.exception, [e.value for e in b.exception]
+    assert b.session_state["cfg"]["overrides"] == {"station_service_radius_m": 300.0}
+    assert any("半径300" in s.value for s in b.success)
+    b.switch_page("page_overview.py").run()
+    assert _metrics(b)["总人口"] == f"{saved.summary['population_total']:,.0f}"
+
+    # compare and delete
+    b.switch_page("page_scenarios.py").run()
+    b.selectbox(key="scen_a").set_value("方案五")
+    b.selectbox(key="scen_b").set_value("半径300")
+    b.button(key="scen_compare_btn").click().run()
+    diff = b.dataframe[-1].value
+    assert "coverage_rate" in set(diff["item"])
+    b.selectbox(key="scen_pick").set_value("方案五").run()
+    b.button(key="scen_delete").click().run()
+    assert not b.exception, [e.value for e in b.exception]
+    with Store.open(store) as s:
+        assert s.names() == ["半径300"]
+
+
+def test_scenarios_bad_store_shows_message(tmp_path: Path, monkeypatch) -> None:
+    bad = tmp_path / "not_a_store.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    monkeypatch.setenv("SITING_STORE", str(bad))
+    at = _app()
+    at.switch_page("page_scenarios.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "方案库无法使用" in at.error[0].value

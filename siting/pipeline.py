@@ -184,10 +184,10 @@ def write_outputs(
     paths["summary"] = out / "summary.json"
     _atomic_text(paths["summary"], json.dumps(evaluation.summary, ensure_ascii=False, indent=2))
 
-    sites = evaluation.sites.drop(columns="geometry")
+    sites = _with_lonlat(evaluation.sites)
     paths["sites"] = out / "sites.csv"
     _atomic_text(paths["sites"], sites.to_csv(index=False), encoding="utf-8-sig")
-    comms = evaluation.communities.drop(columns="geometry")
+    comms = _with_lonlat(evaluation.communities)
     paths["communities"] = out / "communities.csv"
     _atomic_text(paths["communities"], comms.to_csv(index=False), encoding="utf-8-sig")
     paths["streets"] = out / "streets.csv"
@@ -320,6 +320,18 @@ def _save_areas(key: str | None, areas: gpd.GeoDataFrame) -> None:
         tmp.replace(path)
     except OSError as exc:  # a read-only cache folder only costs time
         logger.info("could not cache service areas: %s", exc)
+
+
+def _with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The frame without geometry, with WGS-84 ``lon``/``lat`` of each point (a point inside
+    each polygon), so a CSV reader can check where things are."""
+    pts = shapely.point_on_surface(frame.geometry.values)
+    lonlat = gpd.GeoSeries(pts, crs=frame.crs).to_crs(4326)
+    xy = shapely.get_coordinates(lonlat.values) if len(frame) else np.empty((0, 2))
+    out = pd.DataFrame(frame.drop(columns="geometry"))
+    out["lon"] = np.round(xy[:, 0], 6)
+    out["lat"] = np.round(xy[:, 1], 6)
+    return out
 
 
 def _atomic_text(path: Path, text: str, *, encoding: str = "utf-8") -> None:

@@ -45,6 +45,12 @@ RESULT_LABELS_ZH: dict[str, str] = {
     "ground_floor_share": "一层面积占比",
     "compliant": "是否达标",
     "reasons": "不达标原因",
+    "reasons_en": "不达标原因(英文) reasons",
+    "required_floor_area_m2": "应有建筑面积(m²)",
+    "min_floor_area_m2": "最低建筑面积(m²)",
+    "min_ground_floor_share": "最低一层占比",
+    "lon": "经度",
+    "lat": "纬度",
     "shortfall_m2": "面积缺口(m²)",
     "population_served": "服务人口",
     "households_served": "服务户数",
@@ -74,6 +80,11 @@ RESULT_LABELS_ZH: dict[str, str] = {
     "sites_compliant": "达标站点数",
     "compliance_rate": "达标率",
     "stations": "站数(站及以上)",
+    "points": "服务点数",
+    "population_demand": "需求点人口",
+    "sites_all_levels": "站点总数(含服务点)",
+    "compliance_levels": "计入达标率的层级",
+    "target_rates": "各年目标达标率",
     "stations_compliant": "达标站数",
     "population_per_site_mean": "平均每站点服务人口",
     "population_per_site_max": "最大每站点服务人口",
@@ -186,7 +197,7 @@ def _number_format(col: str, dtype: Any) -> str | None:
     """Excel number format chosen from the column name (rates as %, counts and areas 1,234)."""
     if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
         return None
-    if col.endswith(("_rate", "_share")) or col in ("covered_share", "covered_share_any"):
+    if col.endswith(("_rate", "_share", "_rates")) or "_rate_" in col or "_share_" in col:
         return _PCT
     if col in ("m2_per_100_households", "floor_area_per_100_households"):
         return _DEC
@@ -355,7 +366,7 @@ def _write_summary(ws: Worksheet, summary: Mapping[str, Any]) -> None:
     for i, key in enumerate(scalars["key"], start=3):
         cell = ws.cell(i, 2)
         if isinstance(cell.value, (int, float)):
-            cell.number_format = _PCT if key in pct_keys else _INT
+            cell.number_format = _PCT if key in pct_keys else (_number_format(key, float) or _INT)
         cell.alignment = Alignment(horizontal="right")
     ws.column_dimensions["B"].width = 22
     row = len(scalars) + 4

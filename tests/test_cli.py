@@ -93,6 +93,9 @@ def test_evaluate_tables(evaluate_out: Path, demo_eval) -> None:
     ):
         assert col in sites.columns
     assert len(sites) == len(ev.sites)
+    # WGS-84 coordinates, so a reader can check where each site is
+    back = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]), crs=4326)
+    assert back.to_crs(ev.sites.crs).distance(ev.sites.geometry.reset_index(drop=True)).max() < 0.5
     bad = sites[~sites["compliant"]]
     assert len(bad) and bad["reasons"].str.len().gt(0).all()  # every failing site says why
     comm = pd.read_csv(evaluate_out / "communities.csv", encoding="utf-8-sig")

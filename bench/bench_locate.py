@@ -122,6 +122,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--skip-mclp", action="store_true")
+    ap.add_argument("--skip-pmedian", action="store_true")
     ap.add_argument("--cap-limit", type=float, default=60.0)
     args = ap.parse_args(argv)
     cbc = 60.0 if args.quick else args.cbc_limit
@@ -162,6 +163,12 @@ def main(argv=None) -> None:
 
 def _rest(args, cbc) -> None:
     """p-median, the large MCLP and the OR-Library instances."""
+    if not args.skip_pmedian:
+        _pmedian(args)
+    _large_and_orlib(args, cbc)
+
+
+def _pmedian(args) -> None:
     print("\n# p-median 2,000 x 500, full network distances, weights = population")
     pm_inst = make_instance(2000, 500, seed=args.seed, full_distances=True)
     pm, t, c, ld = timed(p_median, pm_inst.full, 20, weights=pm_inst.weights, time_limit=300)
@@ -172,6 +179,8 @@ def _rest(args, cbc) -> None:
     line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status,
          f"{pmf.objective:.1f}")
 
+
+def _large_and_orlib(args, cbc) -> None:
     if not args.quick and not args.skip_large:
         print("\n# MCLP 10,000 x 2,000, p = 50")
         big = make_instance(10_000, 2_000, seed=args.seed)
@@ -182,7 +191,7 @@ def _rest(args, cbc) -> None:
 
     if args.orlib is not None:
         print(f"\n# OR-Library p-median ({args.orlib}), n <= {args.orlib_max_n}")
-        line("instance", "n", "p", "s", "status", "objective", "published")
+        line("instance", "n", "p", "wall s", "cpu s", "load", "status", "objective", "published")
         for k in range(1, 41):
             f = args.orlib / f"pmed{k}.txt"
             if not f.exists():

@@ -1,25 +1,16 @@
 """The siting web app: ``streamlit run app.py``.
 
-Serves :mod:`siting.ui.main` (the page router) through Streamlit's ASGI app so the bundled demo
-is loaded, its road network built and evaluated in the background as soon as the server
-starts (:func:`siting.ui.warm.start`), before the first visitor arrives. Pages live in
-``siting/ui/``.
+Runs the page router :mod:`siting.ui.main` on every script run (pages live in ``siting/ui/``).
+The first run starts the process-wide warm-up (:func:`siting.ui.warm.start`): the bundled demo
+is loaded, its road network built and evaluated once and shared read-only by every session.
+
+(Streamlit's ASGI ``st.App`` with a lifespan hook would start the warm-up with the server, but
+in Streamlit 1.67 the streamlit-folium map component stays blank in that mode.)
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import runpy
 from pathlib import Path
-from typing import Any
 
-import streamlit as st
-
-
-@asynccontextmanager
-async def _lifespan(_app: Any) -> AsyncIterator[None]:
-    from siting.ui import warm
-
-    warm.start()
-    yield None
-
-
-app = st.App(str(Path(__file__).resolve().parent / "siting" / "ui" / "main.py"), lifespan=_lifespan)
+runpy.run_path(
+    str(Path(__file__).resolve().parent / "siting" / "ui" / "main.py"), run_name="__main__"
+)

@@ -1,0 +1,115 @@
+"""Isolation and load: many sessions on one app, each with its own uploads, and bounded memory.
+
+- 10 simultaneous browser sessions (one headless Chromium, 10 contexts) on one server on
+  127.0.0.1 each upload their own small district (different populations) and must read back
+  their own figures, equal to :mod:`siting.pipeline`'s, never another session's.
+- 50 load-and-evaluate cycles in fresh sessions (AppTest, in this process): the resident memory
+  after cycle 50 minus after cycle 10 stays under a bound (no per-session leak).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+import pytest
+from test_app import APP, _expected, _variant
+from test_browser import CHROMIUM, browser, server  # noqa: F401  (fixtures)
+
+N_SESSIONS = 10
+TIMEOUT_MS = 90_000
+
+
+def _rss_mb(pid: str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.browser
+def test_ten_sessions_see_only_their_own_results(server, browser, tmp_path: Path) -> None:  # noqa: F811
+    base = server[0]
+    t0 = time.perf_counter()
+    expected = {}
+    files = {}
+    for i in range(N_SESSIONS):
+        (tmp_path / f"e{i}").mkdir()
+        expected[i] = _expected(i, tmp_path / f"e{i}")
+        comm, sites = _variant(i)
+        d = tmp_path / f"v{i}"
+        d.mkdir()
+        (d / f"社区{i}.geojson").write_bytes(comm)
+        (d / f"站点{i}.csv").write_bytes(sites)
+        files[i] = (d / f"社区{i}.geojson", d / f"站点{i}.csv")
+    pops = {f"{s['population_total']:,.0f}" for s in expected.values()}
+    assert len(pops) == N_SESSIONS  # every session's answer differs
+
+    contexts = [
+        browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(N_SESSIONS)
+    ]
+    pages = [c.new_page() for c in contexts]
+    try:
+        for p in pages:
+            p.set_default_timeout(TIMEOUT_MS)
+            p.goto(base + "/data")
+        for p in pages:
+            p.locator('[data-testid="stFileUploader"] input[type="file"]').nth(1).wait_for(
+                state="attached"
+            )
+        # all sessions upload before any result is awaited: the server works on them together
+        for i, p in enumerate(pages):
+            inputs = p.locator('[data-testid="stFileUploader"] input[type="file"]')
+            inputs.nth(0).set_input_files(str(files[i][0]))
+            inputs.nth(1).set_input_files(str(files[i][1]))
+        for i, p in enumerate(pages):
+            p.get_by_text(f"站点{i}.csv").first.wait_for(state="visible")
+            p.get_by_text("已载入").first.wait_for(state="visible")
+        for p in pages:
+            p.get_by_role("link", name="总览").first.click()
+        seen = {}
+        for i, p in enumerate(pages):
+            metric = p.locator('[data-testid="stMetric"]').filter(has_text="总人口")
+            metric.first.wait_for(state="visible")
+            value = metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
+            cov = p.locator('[data-testid="stMetric"]').filter(has_text="覆盖率").first
+            seen[i] = (value, cov.locator('[data-testid="stMetricValue"]').inner_text().strip())
+        elapsed = time.perf_counter() - t0
+        print(f"\n{N_SESSIONS} sessions: all figures read in {elapsed:.1f} s")
+        for i, (pop, cov) in seen.items():
+            s = expected[i]
+            assert pop == f"{s['population_total']:,.0f}", (i, seen)
+            assert cov == f"{100 * s['coverage_rate']:.1f}%", (i, seen)
+        assert len({v[0] for v in seen.values()}) == N_SESSIONS
+        assert elapsed < 150
+    finally:
+        for c in contexts:
+            c.close()
+
+
+def test_memory_is_bounded_over_50_cycles() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    rss = {}
+    t0 = time.perf_counter()
+    for cycle in range(1, 51):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+        at.switch_page("page_data.py").run()
+        comm, sites = _variant(cycle % 10)
+        at.file_uploader(key="up_communities").set_value(("c.geojson", comm, "application/json"))
+        at.file_uploader(key="up_sites").set_value(("s.csv", sites, "text/csv"))
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.success, "no evaluation"
+        del at
+        if cycle in (10, 30, 50):
+            gc.collect()
+            rss[cycle] = _rss_mb()
+    growth = rss[50] - rss[10]
+    print(
+        f"\nRSS after cycle 10/30/50: {rss[10]:.0f}/{rss[30]:.0f}/{rss[50]:.0f} MB, "
+        f"growth 10->50 {growth:+.1f} MB, {time.perf_counter() - t0:.0f} s"
+    )
+    assert growth < 60.0, rss

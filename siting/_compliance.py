@@ -157,7 +157,25 @@ def compliance_trajectory(
             "met",
         ],
     )
-    return out.astype({"year": np.int64, "calendar_year": np.int64, "met": bool})
+    out = out.astype({"year": np.int64, "calendar_year": np.int64, "met": bool})
+    return _labelled(out)
+
+
+def _labelled(traj: pd.DataFrame) -> pd.DataFrame:
+    """Add ``label``: year 0 is the situation now (held against the year-1 target), year k the
+    end of programme year k."""
+    label = np.where(
+        traj["year"] == 0,
+        "现状 now (vs year-1 target)",
+        "第"
+        + traj["year"].astype(str)
+        + "年 year "
+        + traj["year"].astype(str)
+        + " ("
+        + traj["calendar_year"].astype(str)
+        + ")",
+    )
+    return traj.assign(label=label)
 
 
 def trajectory_from_snapshots(
@@ -189,4 +207,4 @@ def trajectory_from_snapshots(
         rows.append((year, start + year - 1, target, rate, good, total, bool(rate >= target)))
     cols = ["year", "calendar_year", "target_rate", "compliance_rate"]
     cols += ["sites_compliant", "sites_total", "met"]
-    return pd.DataFrame(rows, columns=cols).astype({"met": bool})
+    return _labelled(pd.DataFrame(rows, columns=cols).astype({"met": bool}))

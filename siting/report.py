@@ -118,6 +118,7 @@ RESULT_LABELS_ZH: dict[str, str] = {
     "start_year": "起始年份",
     "demand_points": "需求点数",
     "calendar_year": "年份",
+    "label": "说明",
     "label_zh": "中文名称",
     "population_served_mean": "平均服务人口",
     "population_served_max": "最大服务人口",

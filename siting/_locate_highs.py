@@ -152,11 +152,12 @@ def solve_lp(
     row_upper: np.ndarray,
     *,
     maximize: bool = False,
+    time_limit: float | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """LP ``min/max c x`` s.t. ``a x <= row_upper``, ``0 <= x <= 1``.
 
     Returns ``(objective, x, row_dual)`` with HiGHS' row duals, or ``None`` when HiGHS does not
-    report an optimal LP. Callers use the duals only as multipliers for bounds they compute
+    report an optimal LP (also when ``time_limit`` seconds pass first). Callers use the duals only as multipliers for bounds they compute
     themselves, so an imprecise dual weakens a bound but never makes it wrong.
     """
     n_col = len(c)
@@ -178,6 +179,10 @@ def solve_lp(
     lp.a_matrix_.index_ = csc.indices.astype(np.int32)
     lp.a_matrix_.value_ = csc.data
     h.passModel(lp)
+    if time_limit is not None:
+        if time_limit <= 0:
+            return None
+        h.setOptionValue("time_limit", float(time_limit))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

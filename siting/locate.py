@@ -371,7 +371,7 @@ def _mclp_core(
         return cols, "optimal", 0.0
     # LP relaxation: its value bounds the heuristic's search, its large y values seed it and
     # its duals drive the fixing below.
-    lp = _mclp_lp(b, wagg, p)
+    lp = _mclp_lp(b, wagg, p, deadline)
     starts = [mclp_greedy_swap(b, wagg, p, deadline=deadline)]
     lp_bound = math.inf
     if lp is not None:
@@ -384,7 +384,7 @@ def _mclp_core(
     if lb >= lp_bound - 1e-9 * max(abs(lp_bound), 1.0):
         return cols[heur], "optimal", 0.0  # the LP bound is reached: proven optimal
     # Lagrangian fixing: every answer at least as good as ``heur`` keeps these fixings.
-    fix = _mclp_fix(b, wagg, p, lb, lp)
+    fix = _mclp_fix(b, wagg, p, lb, lp, deadline)
     bf, wf, pf, colf, must, const = fix
     logger.info(
         "MCLP fixing: %d x %d (p=%d) left, %d rows must be covered", *bf.shape, pf, must.sum()
@@ -455,8 +455,11 @@ def _mclp_value(b: sp.csc_array, w: np.ndarray, sel: np.ndarray) -> float:
     return float(w[np.asarray(b[:, sel].sum(axis=1)).ravel() > 0].sum())
 
 
-def _mclp_lp(b: sp.csc_array, w: np.ndarray, p: int):
-    """LP relaxation: (bound, y, clipped coverage-row duals) or None."""
+def _mclp_lp(b: sp.csc_array, w: np.ndarray, p: int, deadline: float = math.inf):
+    """LP relaxation: (bound, y, clipped coverage-row duals) or None (also when time is short).
+
+    With a deadline the LP gets at most half the time left, keeping the rest for the search.
+    """
     r, k = b.shape
     con = sp.vstack(
         [
@@ -466,7 +469,11 @@ def _mclp_lp(b: sp.csc_array, w: np.ndarray, p: int):
         format="csc",
     )
     out = solve_lp(
-        np.concatenate([np.zeros(k), w]), con, np.concatenate([np.zeros(r), [p]]), maximize=True
+        np.concatenate([np.zeros(k), w]),
+        con,
+        np.concatenate([np.zeros(r), [p]]),
+        maximize=True,
+        time_limit=None if math.isinf(deadline) else (deadline - time.perf_counter()) / 2,
     )
     if out is None:
         return None
@@ -497,7 +504,7 @@ class _Fixed:
         return iter((self.b, self.w, self.p, self.cols, self.must, self.const))
 
 
-def _mclp_fix(b, w, p, lb, lp, rounds=4):
+def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
     """Lagrangian variable fixing against the incumbent value ``lb``.
 
     With multipliers ``lam`` (the LP duals) the bound is ``sum_i max(w_i - lam_i, 0)`` plus the
@@ -546,7 +553,7 @@ def _mclp_fix(b, w, p, lb, lp, rounds=4):
             b = sp.csc_array(b[first])
         if p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
             break
-        lp = _mclp_lp(b, w, p) if it + 1 < rounds else None
+        lp = _mclp_lp(b, w, p, deadline) if it + 1 < rounds else None
     return _Fixed(b, w, p, cols, must, const, ones)
 
 

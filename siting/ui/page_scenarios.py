@@ -82,4 +82,5 @@ if st.button(t("scen_compare_btn"), key="scen_compare_btn"):
     except InputError as err:
         _problem(err)
     else:
-        st.dataframe(diff, hide_index=True, width="stretch", key="scen_diff")
+        shown = diff.assign(a=diff["a"].astype(str), b=diff["b"].astype(str))
+        st.dataframe(shown, hide_index=True, width="stretch", key="scen_diff")

@@ -70,7 +70,14 @@ def spopt_mclp(inst, p: int, limit: float):
     sel = np.array([j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
     cov = inst.coverage.toarray()
     obj = float(inst.weights[cov[:, sel].any(axis=1)].sum()) if len(sel) else 0.0
-    status = "optimal" if sec < limit * 0.98 else f"stopped at {limit:.0f}s"
+    # pulp's sol_status: 1 = proven optimal, 2 = integer feasible (stopped by the time limit)
+    sol_status = getattr(model.problem, "sol_status", None)
+    if sol_status == 1 and sec < limit * 0.98:
+        status = "optimal"
+    elif sol_status == 1:
+        status = f"optimal? ({sec:.0f}s of {limit:.0f}s)"
+    else:
+        status = f"stopped at {limit:.0f}s"
     return status, obj, sec
 
 

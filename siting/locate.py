@@ -13,8 +13,11 @@ Speed comes from shrinking the model before HiGHS sees it, never from answering 
   are dropped; a candidate whose covered rows are a subset of another's is dropped (ties keep the
   lower index); rows with identical coverage among the remaining candidates are merged with their
   weights summed. The coverage variables are continuous in [0, 1] (they are integral at any
-  optimum once the sites are binary), which on the benchmark instances solved faster than binary
-  ones. A greedy-plus-swap solution is handed to HiGHS as its first incumbent.
+  optimum once the sites are binary). The LP relaxation seeds an iterated local search (greedy,
+  swaps, drop-and-refill kicks) whose answer is the incumbent; Lagrangian variable fixing with
+  the LP duals as multipliers then fixes sites in or out and marks rows that must be covered in
+  every answer at least as good as the incumbent (the incumbent keeps them all, so no optimum is
+  lost), and HiGHS solves what is left from that start, with restarts off (measured faster).
 * LSCP: rows covered by fixed sites are dropped; dominated candidates and dominated rows (a row
   whose candidate set contains another row's is covered whenever that row is) are removed until
   nothing changes; a greedy cover is the first incumbent.
@@ -23,8 +26,9 @@ Speed comes from shrinking the model before HiGHS sees it, never from answering 
   ("can ``p`` sites cover every row within ``r``?") answered by the LSCP above.
 
 Capacitated variants assign each demand row whole to one open site (single sourcing), with
-``x_ij <= y_j`` linking rows for a tight relaxation; dominance and row merging are not valid
-there and are not applied.
+``x_ij <= y_j`` linking rows and, where every row must be served, an aggregated capacity row;
+the capacitated MCLP starts from a local-search answer with a greedy capacitated assignment.
+Dominance and row merging are not valid there and are not applied.
 """
 
 from __future__ import annotations

@@ -37,9 +37,15 @@ def plain_mclp_highs(cov: sp.csr_array, w: np.ndarray, p: int, limit: float):
     )
     t = time.perf_counter()
     res = solve_mip(
-        np.concatenate([np.zeros(m), w]), con, np.full(n + 1, -np.inf),
-        np.concatenate([np.zeros(n), [p]]), np.zeros(n + m), np.ones(n + m),
-        np.ones(n + m, dtype=bool), maximize=True, time_limit=limit,
+        np.concatenate([np.zeros(m), w]),
+        con,
+        np.full(n + 1, -np.inf),
+        np.concatenate([np.zeros(n), [p]]),
+        np.zeros(n + m),
+        np.ones(n + m),
+        np.ones(n + m, dtype=bool),
+        maximize=True,
+        time_limit=limit,
     )
     return res.status, res.objective, time.perf_counter() - t
 
@@ -47,9 +53,16 @@ def plain_mclp_highs(cov: sp.csr_array, w: np.ndarray, p: int, limit: float):
 def plain_lscp_highs(cov: sp.csr_array, limit: float):
     n, m = cov.shape
     t = time.perf_counter()
-    res = solve_mip(np.ones(m), sp.csc_array(cov, dtype=np.float64), np.ones(n),
-                    np.full(n, np.inf), np.zeros(m), np.ones(m), np.ones(m, dtype=bool),
-                    time_limit=limit)
+    res = solve_mip(
+        np.ones(m),
+        sp.csc_array(cov, dtype=np.float64),
+        np.ones(n),
+        np.full(n, np.inf),
+        np.zeros(m),
+        np.ones(m),
+        np.ones(m, dtype=bool),
+        time_limit=limit,
+    )
     return res.status, res.objective, time.perf_counter() - t
 
 
@@ -96,8 +109,23 @@ def read_orlib(path: Path):
     return shortest_path(g, directed=False), p
 
 
-KNOWN = {1: 5819, 2: 4093, 3: 4250, 4: 3034, 5: 1355, 6: 7824, 7: 5631, 8: 4445, 9: 2734,
-         10: 1255, 11: 7696, 12: 6634, 13: 4374, 14: 2968, 15: 1729}
+KNOWN = {
+    1: 5819,
+    2: 4093,
+    3: 4250,
+    4: 3034,
+    5: 1355,
+    6: 7824,
+    7: 5631,
+    8: 4445,
+    9: 2734,
+    10: 1255,
+    11: 7696,
+    12: 6634,
+    13: 4374,
+    14: 2968,
+    15: 1729,
+}
 
 
 def cpu() -> float:
@@ -139,32 +167,81 @@ def main(argv=None) -> None:
         return _rest(args, cbc)
     print(f"# load average at start {os.getloadavg()}, {os.cpu_count()} CPUs")
     print(f"# MCLP 2,000 x 500, radius 1,000 m network, seed {args.seed}")
-    line("model", "p", "ours wall s", "cpu s", "load", "status", "objective",
-         "plain HiGHS wall s", "cpu s", "objective", "spopt+CBC wall s", "cpu s", "objective",
-         "x plain (wall)", "x CBC (wall)")
+    line(
+        "model",
+        "p",
+        "ours wall s",
+        "cpu s",
+        "load",
+        "status",
+        "objective",
+        "plain HiGHS wall s",
+        "cpu s",
+        "objective",
+        "spopt+CBC wall s",
+        "cpu s",
+        "objective",
+        "x plain (wall)",
+        "x CBC (wall)",
+    )
     for p in (20,) if args.quick else (20, 50):
         ours, ot, oc, ol = timed(mclp, inst.coverage, w, p)
         (ps, po, _), pt, pc, _ = timed(plain_mclp_highs, inst.coverage, w, p, args.plain_limit)
         (cs, co, _), ct, cc, _ = timed(spopt_mclp, inst, p, cbc)
-        line("mclp", p, f"{ot:.2f}", f"{oc:.2f}", f"{ol:.1f}", ours.status, ours.objective,
-             f"{pt:.2f} ({ps})", f"{pc:.2f}", po, f"{ct:.2f} ({cs})", f"{cc:.2f}", co,
-             f"{pt / ot:.1f}", f"{'>=' if cs != 'optimal' else ''}{ct / ot:.1f}")
+        line(
+            "mclp",
+            p,
+            f"{ot:.2f}",
+            f"{oc:.2f}",
+            f"{ol:.1f}",
+            ours.status,
+            ours.objective,
+            f"{pt:.2f} ({ps})",
+            f"{pc:.2f}",
+            po,
+            f"{ct:.2f} ({cs})",
+            f"{cc:.2f}",
+            co,
+            f"{pt / ot:.1f}",
+            f"{'>=' if cs != 'optimal' else ''}{ct / ot:.1f}",
+        )
         fx = np.argsort(-np.asarray(inst.coverage.sum(axis=0)).ravel())[:10]
         f, ft, fc, fl = timed(mclp, inst.coverage, w, p, fixed=fx)
         line("mclp fixed(10)", p, f"{ft:.2f}", f"{fc:.2f}", f"{fl:.1f}", f.status, f.objective)
         cap = np.full(inst.coverage.shape[1], 1.3 * w.sum() / (p + 10))
         c, ctt, ccc, cl = timed(mclp, inst.coverage, w, p, capacity=cap, time_limit=args.cap_limit)
-        line("mclp capacitated", p, f"{ctt:.2f}", f"{ccc:.2f}", f"{cl:.1f}", c.status,
-             c.objective, f"gap {c.gap:.4f}")
+        line(
+            "mclp capacitated",
+            p,
+            f"{ctt:.2f}",
+            f"{ccc:.2f}",
+            f"{cl:.1f}",
+            c.status,
+            c.objective,
+            f"gap {c.gap:.4f}",
+        )
     ls = lscp(inst.coverage)
-    line("lscp", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
-         f"uncoverable rows {len(ls.uncoverable)}")
+    line(
+        "lscp",
+        "-",
+        f"{ls.solve_time_s:.2f}",
+        ls.status,
+        ls.objective,
+        f"uncoverable rows {len(ls.uncoverable)}",
+    )
     rows = np.asarray(inst.coverage.sum(axis=1)).ravel() > 0
     cov_ok = sp.csr_array(inst.coverage[np.flatnonzero(rows)])
     ls = lscp(cov_ok)
     ps, po, pt = plain_lscp_highs(cov_ok, args.plain_limit)
-    line("lscp (coverable rows)", "-", f"{ls.solve_time_s:.2f}", ls.status, ls.objective,
-         f"{pt:.2f} ({ps})", po)
+    line(
+        "lscp (coverable rows)",
+        "-",
+        f"{ls.solve_time_s:.2f}",
+        ls.status,
+        ls.objective,
+        f"{pt:.2f} ({ps})",
+        po,
+    )
     _rest(args, cbc)
 
 
@@ -179,12 +256,19 @@ def _pmedian(args) -> None:
     print("\n# p-median 2,000 x 500, full network distances, weights = population")
     pm_inst = make_instance(2000, 500, seed=args.seed, full_distances=True)
     pm, t, c, ld = timed(p_median, pm_inst.full, 20, weights=pm_inst.weights, time_limit=300)
-    line("p_median", 20, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", pm.status,
-         f"{pm.objective:.1f}", f"gap {pm.gap}")
+    line(
+        "p_median",
+        20,
+        f"{t:.2f}",
+        f"cpu {c:.2f}",
+        f"load {ld:.1f}",
+        pm.status,
+        f"{pm.objective:.1f}",
+        f"gap {pm.gap}",
+    )
     fxm = pm.selected[:5]
     pmf = p_median(pm_inst.full, 15, weights=pm_inst.weights, fixed=fxm, time_limit=300)
-    line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status,
-         f"{pmf.objective:.1f}")
+    line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status, f"{pmf.objective:.1f}")
 
 
 def _large_and_orlib(args, cbc) -> None:
@@ -193,8 +277,18 @@ def _large_and_orlib(args, cbc) -> None:
         big = make_instance(10_000, 2_000, seed=args.seed)
         ob, t, c, ld = timed(mclp, big.coverage, big.weights, 50, time_limit=60)
         (cs, co, _), ct, cc, _ = timed(spopt_mclp, big, 50, cbc)
-        line("mclp large", 50, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", ob.status,
-             ob.objective, f"gap {ob.gap:.5f}", f"CBC {ct:.1f}s cpu {cc:.1f} ({cs})", co)
+        line(
+            "mclp large",
+            50,
+            f"{t:.2f}",
+            f"cpu {c:.2f}",
+            f"load {ld:.1f}",
+            ob.status,
+            ob.objective,
+            f"gap {ob.gap:.5f}",
+            f"CBC {ct:.1f}s cpu {cc:.1f} ({cs})",
+            co,
+        )
 
     if args.orlib is not None:
         print(f"\n# OR-Library p-median ({args.orlib}), n <= {args.orlib_max_n}")
@@ -208,8 +302,17 @@ def _large_and_orlib(args, cbc) -> None:
                 continue
             d, p = read_orlib(f)
             s, t, c, ld = timed(p_median, d, p, time_limit=60)
-            line(f"pmed{k}", n, p, f"{t:.2f}", f"cpu {c:.2f}", f"load {ld:.1f}", s.status,
-                 s.objective, KNOWN.get(k, "?"))
+            line(
+                f"pmed{k}",
+                n,
+                p,
+                f"{t:.2f}",
+                f"cpu {c:.2f}",
+                f"load {ld:.1f}",
+                s.status,
+                s.objective,
+                KNOWN.get(k, "?"),
+            )
 
 
 if __name__ == "__main__":

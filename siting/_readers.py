@@ -144,8 +144,7 @@ def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
             "give the file itself (for a shapefile, the .shp or a .zip of its parts)",
         )
     try:
-        with open(path, "rb"):
-            pass
+        open(path, "rb").close()  # readable at all? (permissions, locks)
     except OSError as exc:
         raise InputError.one(
             label,

@@ -174,7 +174,7 @@ def osm_features(path: str | Path, *, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.G
                 try:
                     water.append(wkb.create_multipolygon(obj))
                 except RuntimeError:
-                    pass
+                    logger.debug("skipped a broken water area in %s", label)
                 continue
             kind = _match(tags, GATHERING_TAGS)
             if kind is None:

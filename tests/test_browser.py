@@ -152,6 +152,7 @@ def test_app_end_to_end(server: tuple[str, float, float], browser: object, tmp_p
     page.set_default_timeout(TIMEOUT_MS)
     try:
         _walk_through(page, base, t_start, t_spawn, tmp_path)
+        assert (ARTIFACTS / "overview.png").stat().st_size > 0
     except Exception:
         _shot(page, "failure")
         raise
@@ -159,9 +160,7 @@ def test_app_end_to_end(server: tuple[str, float, float], browser: object, tmp_p
         ctx.close()
 
 
-def _walk_through(
-    page: object, base: str, t_start: float, t_spawn: float, tmp_path: Path
-) -> None:
+def _walk_through(page: object, base: str, t_start: float, t_spawn: float, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     timings: dict[str, float] = {"server_start_s": round(t_start, 2)}

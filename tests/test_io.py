@@ -8,9 +8,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import shapely
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import MultiPoint, Point, Polygon, box
 
 from siting import coords, schema
@@ -609,8 +609,10 @@ def test_gcj02_is_not_applied_to_projected_survey_data(communities_lonlat):
     with pytest.warns(SitingWarning, match=r"projected survey coordinates.*--coords gcj02 is not"):
         shifted = sio.load_communities(gk, coords="gcj02")
     # bureau GIS data in CGCS2000 Gauss-Kruger stays where it is
-    assert np.allclose(shapely.get_coordinates(plain.geometry.values),
-                       shapely.get_coordinates(shifted.geometry.values))
+    assert np.allclose(
+        shapely.get_coordinates(plain.geometry.values),
+        shapely.get_coordinates(shifted.geometry.values),
+    )
 
 
 def test_lonlat_columns_are_degrees_whatever_crs_says(sites_table):

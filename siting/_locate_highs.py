@@ -108,7 +108,7 @@ def solve_mip(
         ]
     h.passModel(lp)
     for name, value in (options or {}).items():
-        h.setOptionValue(name, value)
+        h.setOptionValue(name, value)  # type: ignore[arg-type]
     # Exact answers: a zero relative gap; the absolute gap stays tiny so that "optimal" means
     # optimal up to floating-point noise.
     h.setOptionValue("mip_rel_gap", 0.0)

@@ -111,9 +111,11 @@ if estate is None:
     st.stop()
 
 st.subheader(t("verdict"))
-if problem is not None:
-    common.problem_table(problem)
+if problem is not None or check is None:
+    if problem is not None:
+        common.problem_table(problem)
     st.stop()
+assert check is not None  # st.stop() ends the script run
 ok = check.passed
 reasons = check.reasons if lang() == "zh" else check.reasons_en
 if ok is None:
@@ -124,18 +126,19 @@ for r in reasons:
     st.markdown(f"- {r}")
 for note in check.notes:
     st.caption(note)
-st.dataframe(check.checks, hide_index=True, width="stretch")
+st.dataframe(check.checks, hide_index=True, width="stretch")  # type: ignore[call-overload]
 sug = check.suggested.to_crs(4326)
 if len(sug):
     st.caption(f"{t('suggested')}: " + "; ".join(f"{p.x:.6f}, {p.y:.6f}" for p in sug.geometry))
 est_gdf = gpd.GeoDataFrame(
     {"name": [estate.get("name", "")]}, geometry=[estate["geometry"]], crs=4326
 )
+checks_table, suggested = check.checks, check.suggested
 common.exports(
     "siting_estate",
     xlsx=lambda: common.tables_xlsx(
-        {"结论": common.reasons_frame(ok, reasons), "检查项": check.checks}
+        {"结论": common.reasons_frame(ok, reasons), "检查项": checks_table}
     ),
-    layers=lambda: {"estate": est_gdf, "suggested": check.suggested},
+    layers=lambda: {"estate": est_gdf, "suggested": suggested},
     m=m,
 )

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -80,11 +81,20 @@ class RawNetwork:
 
     lon: np.ndarray
     lat: np.ndarray
+    #: node key: the OSM fixed-point location (1e-7 degree) of lon and lat packed in 64 bits
+    #: (see :func:`node_key`); OSM node ids are not kept
     osmid: np.ndarray
     u: np.ndarray
     v: np.ndarray
     length: np.ndarray
     report: dict[str, Any] = field(default_factory=dict)
+
+
+def node_key(lon: Any, lat: Any) -> np.ndarray:
+    """The key of nodes at ``lon``/``lat`` as :func:`read_osm` builds it (``RawNetwork.osmid``)."""
+    fx = np.round(np.asarray(lon, dtype=np.float64) * 1e7).astype(np.int64)
+    fy = np.round(np.asarray(lat, dtype=np.float64) * 1e7).astype(np.int64)
+    return ((fx + (1 << 31)) << 32) | (fy + (1 << 31))
 
 
 def walkable(tags: Any) -> str:
@@ -149,10 +159,10 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             name, "", "", "the road file is empty", "export the roads again from OpenStreetMap"
         )
 
-    refs: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    way_len: list[int] = []
+    wkb = osmium.geom.WKBFactory()
+    all_nodes = osmium.geom.use_nodes.ALL  # one coordinate per node reference
+    lines: list[str] = []  # hex WKB of whole ways, built by osmium in C++
+    pieces: list[list[tuple[float, float]]] = []  # ways with nodes missing, split there
     dropped: dict[str, int] = {}
     n_ways = 0
     missing = 0
@@ -170,21 +180,20 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             if why:
                 dropped[why] = dropped.get(why, 0) + 1
                 continue
-            k = 0
-            for nr in w.nodes:
-                loc = nr.location
-                if not loc.valid():
-                    # a node outside a clipped extract: split the way there
-                    missing += 1
-                    refs.append(-1)
-                    lons.append(np.nan)
-                    lats.append(np.nan)
-                else:
-                    refs.append(nr.ref)
-                    lons.append(loc.lon)
-                    lats.append(loc.lat)
-                k += 1
-            way_len.append(k)
+            try:
+                lines.append(wkb.create_linestring(w, use_nodes=all_nodes))
+            except (RuntimeError, osmium.InvalidLocationError):
+                # a node outside a clipped extract (or a one-node way): split the way there
+                piece: list[tuple[float, float]] = []
+                for nr in w.nodes:
+                    loc = nr.location
+                    if loc.valid():
+                        piece.append((loc.lon, loc.lat))
+                    else:
+                        missing += 1
+                        pieces.append(piece)
+                        piece = []
+                pieces.append(piece)
     except (RuntimeError, OSError, ValueError) as exc:
         raise InputError.one(
             name,
@@ -201,7 +210,7 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             "the file holds no OSM ways (empty or not an OSM extract)",
             "export the district's roads from OpenStreetMap (XML or PBF)",
         )
-    kept = len(way_len)
+    kept = n_ways - sum(dropped.values())
     if kept == 0:
         raise InputError.one(
             name,
@@ -210,25 +219,25 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             f"none of its {n_ways} ways is a walkable highway=* way",
             "use an extract that contains the street network",
         )
-    ids = np.asarray(refs, dtype=np.int64)
-    lon = np.asarray(lons, dtype=np.float64)
-    lat = np.asarray(lats, dtype=np.float64)
-    wl = np.asarray(way_len, dtype=np.int64)
-    # consecutive pairs inside a way, both nodes present
-    same_way = np.ones(len(ids), dtype=bool)
-    same_way[np.cumsum(wl)[:-1]] = False  # first node of each way after the first
-    pair = same_way[1:] & (ids[:-1] >= 0) & (ids[1:] >= 0)
-    a = np.flatnonzero(pair)
-    b = a + 1
-    valid = ids >= 0
-    uniq, inv = np.unique(ids[valid], return_inverse=True)
-    pos = np.full(len(ids), -1, dtype=np.int64)
-    pos[valid] = inv
+    # every way as a run of coordinates; consecutive coordinates of one way are an edge
+    xy, way = shapely.get_coordinates(shapely.from_wkb(lines), return_index=True)
+    pieces = [p for p in pieces if len(p) >= 2]
+    if pieces:
+        extra = np.concatenate([np.asarray(p, dtype=np.float64) for p in pieces])
+        extra_way = np.repeat(np.arange(len(pieces)) + len(lines), [len(p) for p in pieces])
+        xy = np.concatenate([xy, extra]) if len(xy) else extra
+        way = np.concatenate([way, extra_way]) if len(way) else extra_way
+    # Nodes are identified by their location in OSM's own fixed-point units (1e-7 degree, about
+    # 1 cm): OSM stores locations that way, so two references to one node always match. (Two
+    # distinct nodes mapped at exactly the same spot become one, which is what walking needs.)
+    key = node_key(xy[:, 0], xy[:, 1])
+    uniq, inv = np.unique(key, return_inverse=True)
     node_lon = np.empty(len(uniq))
     node_lat = np.empty(len(uniq))
-    node_lon[inv] = lon[valid]
-    node_lat[inv] = lat[valid]
-    u, v = pos[a], pos[b]
+    node_lon[inv] = xy[:, 0]
+    node_lat[inv] = xy[:, 1]
+    same_way = way[1:] == way[:-1]
+    u, v = inv[:-1][same_way], inv[1:][same_way]
     loop = u == v
     u, v = u[~loop], v[~loop]
     length = great_circle(node_lon[u], node_lat[u], node_lon[v], node_lat[v])
@@ -362,7 +371,7 @@ def read_osm_osmnx(path: str | Path, *, label: str | None = None) -> RawNetwork:
 
 # --------------------------------------------------------------------------- cache
 #: Bump when the filter or the cached arrays change, so old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def file_digest(path: str | Path) -> str:

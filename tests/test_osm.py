@@ -220,3 +220,32 @@ def test_way_with_node_missing_from_extract_is_split(tmp_path: Path) -> None:
     assert raw.report["nodes_missing_from_extract"] == 1
     # 1-2 and 4-5 are two pieces of equal size; one is kept, no edge jumps over node 3
     assert _edges(raw) in ({(1, 2)}, {(4, 5)})
+
+
+def test_linestring_decoder_matches_shapely() -> None:
+    import shapely
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    coord = st.floats(-180, 180, allow_nan=False)
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(st.lists(st.tuples(coord, coord), min_size=2, max_size=6), min_size=1, max_size=5)
+    )
+    def check(lines: list[list[tuple[float, float]]]) -> None:
+        hexes = [shapely.to_wkb(shapely.linestrings(c), hex=True) for c in lines]
+        xy, idx = _osm._linestring_coords(hexes)
+        ref_xy, ref_idx = shapely.get_coordinates(shapely.from_wkb(hexes), return_index=True)
+        np.testing.assert_array_equal(xy, ref_xy)
+        np.testing.assert_array_equal(idx, ref_idx)
+
+    check()
+
+
+def test_parallel_edges_keep_the_shortest() -> None:
+    from siting._euclidean import _csr_keep_zeros
+
+    m = _csr_keep_zeros([0, 0, 1, 0], [1, 1, 0, 2], [5.0, 3.0, 0.0, 7.0], (3, 3))
+    assert m[0, 1] == 3.0 and m[0, 2] == 7.0
+    assert m.nnz == 3 and m[1, 0] == 0.0  # the zero is stored

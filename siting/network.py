@@ -342,7 +342,7 @@ class WalkNetwork:
             return np.empty(0, dtype=np.int64), np.empty(0)
         if self._tree is None:
             self._tree = cKDTree(np.column_stack([self.x, self.y]))
-        d, i = self._tree.query(xy, k=1)
+        d, i = self._tree.query(xy, k=1, workers=_graphsearch._threads())
         limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else warn_distance
         far = np.flatnonzero(d > limit)
         if len(far):

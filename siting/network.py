@@ -115,7 +115,8 @@ class WalkNetwork:
         self.indptr = adj.indptr.astype(np.int64)
         self.indices = adj.indices.astype(np.int64)
         self.weights = adj.data.astype(np.float64)
-        self._tree: cKDTree | None = None
+        # the nearest-node index is part of the network (every query snaps points to it)
+        self._tree: cKDTree = cKDTree(np.column_stack([self.x, self.y]))
 
     # ------------------------------------------------------------------ basics
     @property
@@ -340,8 +341,6 @@ class WalkNetwork:
         xy = as_xy(points)
         if len(xy) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
-        if self._tree is None:
-            self._tree = cKDTree(np.column_stack([self.x, self.y]))
         d, i = self._tree.query(xy, k=1, workers=_graphsearch._threads())
         limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else warn_distance
         far = np.flatnonzero(d > limit)

@@ -23,4 +23,7 @@ python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 export SITING_CACHE_DIR="${SITING_CACHE_DIR:-$(mktemp -d)}"
 python3 -m ruff check siting tests bench app.py
 python3 -m mypy
-python3 -m pytest -n 2 --dist loadfile -q "$@"
+# engine and AppTest suites in two workers; the real-browser and load tests alone afterwards,
+# so ten browser sessions do not compete with the rest of the suite for the two cores
+python3 -m pytest -n 2 --dist loadfile -q -m "not browser" "$@"
+python3 -m pytest -q -m browser "$@"

@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import shapely
 from pyproj import CRS
 from scipy import sparse
 from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:  # networkx is imported only by from_graph (start-up time)
+    import networkx as nx
 
 from siting import _graphsearch, settings
 from siting._errors import InputError, warn

@@ -249,3 +249,17 @@ def test_parallel_edges_keep_the_shortest() -> None:
     m = _csr_keep_zeros([0, 0, 1, 0], [1, 1, 0, 2], [5.0, 3.0, 0.0, 7.0], (3, 3))
     assert m[0, 1] == 3.0 and m[0, 2] == 7.0
     assert m.nnz == 3 and m[1, 0] == 0.0  # the zero is stored
+
+
+def test_pbf_extract_gives_the_same_network(tmp_path: Path) -> None:
+    import osmium
+
+    xml = write_osm(tmp_path / "t.osm")
+    pbf = tmp_path / "t.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    a, b = _osm.read_osm(xml), _osm.read_osm(pbf)
+    assert _edges(b) == _edges(a) == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 14)}
+    np.testing.assert_allclose(np.sort(b.length), np.sort(a.length))
+    assert WalkNetwork.from_osm(pbf, cache=False).n_edges == 5

@@ -28,9 +28,11 @@ __all__ = ["DemoBase", "demo", "eval_key", "recording", "start", "timings"]
 
 logger = logging.getLogger(__name__)
 
-# warnings.catch_warnings changes process-wide state: one evaluation at a time records warnings,
-# so a warning from one user's file never lands in another user's list.
-WARN_LOCK = threading.Lock()
+# Warnings are collected per thread (each session's script runs in its own thread): a hook on
+# warnings.showwarning hands SitingWarnings to the collecting thread's list, so one user's
+# warnings never land in another user's list and sessions do not wait for each other (a
+# process-wide lock around catch_warnings serialised every evaluation of every session).
+_local = threading.local()
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
@@ -55,17 +57,40 @@ class DemoBase:
     eval_warnings: tuple[str, ...]
 
 
-def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
-    """Run ``fn`` recording :class:`~siting._errors.SitingWarning` messages (one at a time)."""
+def _ensure_hook() -> None:
+    """Install (again, if something replaced it) the per-thread SitingWarning collector."""
     from siting._errors import SitingWarning
 
-    with WARN_LOCK, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    current = warnings.showwarning
+    if getattr(current, "_siting_collector", False):
+        return
+
+    def collector(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        sinks = getattr(_local, "sinks", None)
+        if sinks and issubclass(category, SitingWarning):
+            sinks[-1].append(str(message))
+            return
+        current(message, category, filename, lineno, file, line)
+
+    collector._siting_collector = True  # type: ignore[attr-defined]
+    warnings.showwarning = collector
+
+
+def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
+    """Run ``fn`` collecting the :class:`~siting._errors.SitingWarning` messages it emits in
+    this thread (other sessions run concurrently and keep their own)."""
+    from siting._errors import SitingWarning
+
+    _ensure_hook()
+    # every repetition is shown (not once per code location), so each session sees its own
+    warnings.filterwarnings("always", category=SitingWarning)
+    sinks = _local.__dict__.setdefault("sinks", [])
+    sinks.append([])
+    try:
         value = fn()
-    msgs = tuple(
-        dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, SitingWarning))
-    )
-    return value, msgs
+    finally:
+        msgs = sinks.pop()
+    return value, tuple(dict.fromkeys(msgs))
 
 
 def eval_key(key: str, standard: Any, demand: str) -> str:

@@ -158,6 +158,19 @@ def _ramp(values: Iterable[float], colors: tuple[str, ...], vmax: float) -> list
     return [UNKNOWN_COLOR if np.isnan(x) else c for x, c in zip(v, out, strict=True)]
 
 
+def _log_ramp(
+    values: Iterable[float], colors: tuple[str, ...], vmin: float, vmax: float
+) -> list[str]:
+    """Hex colours on ``colors`` for values vmin..vmax on a log scale (skewed counts such as the
+    uncovered residents of gap hexagons: a linear scale leaves all but the largest pale)."""
+    v = np.asarray(list(values), dtype=float)
+    lo = max(float(vmin), 1.0)
+    hi = max(float(vmax), lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(np.maximum(v, lo) / lo) / np.log(hi / lo) if hi > lo else np.ones_like(v)
+    return _ramp(np.where(np.isnan(v), np.nan, t), colors, 1.0)
+
+
 def _gradient(colors: tuple[str, ...]) -> str:
     return f"linear-gradient(to right,{','.join(colors)})"
 
@@ -254,7 +267,7 @@ def _community_layer(
 def _gap_layer(gaps: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> folium.FeatureGroup:
     g = gaps.reset_index(drop=True)
     pop = pd.to_numeric(_col(g, "population_uncovered"), errors="coerce")
-    vmax = float(pop.max()) if len(pop) and pop.notna().any() else 0.0
+    vmin, vmax = _gap_range(pop)
     props = pd.DataFrame(
         {
             "rank": _num(_col(g, "rank")),
@@ -264,7 +277,7 @@ def _gap_layer(gaps: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> foliu
     )
     styles = [
         {"fillColor": col, "color": "#b30000", "weight": 0.6, "fillOpacity": 0.7}
-        for col in _ramp(pop, GAP_COLORS, vmax)
+        for col in _log_ramp(pop, GAP_COLORS, vmin, vmax)
     ]
     data = _collection(_lonlat(g.geometry, simplify_m=simplify_m, gcj=gcj), props)
     fields = list(props.columns)
@@ -277,6 +290,12 @@ def _gap_layer(gaps: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> foliu
         control=False,
     ).add_to(fg)
     return fg
+
+
+def _gap_range(pop: pd.Series) -> tuple[float, float]:
+    """Smallest and largest uncovered population of the gap hexagons (0, 0 when none)."""
+    p = pd.to_numeric(pop, errors="coerce").dropna()
+    return (float(p.min()), float(p.max())) if len(p) else (0.0, 0.0)
 
 
 def _service_area_layers(

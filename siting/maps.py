@@ -34,7 +34,7 @@ import pyproj
 import shapely
 from branca.element import Element
 
-from siting._legend import _Legend, _legend_html
+from siting._legend import _LayerControl, _Legend, _legend_html
 from siting._maplayers import BASEMAPS as BASEMAPS
 from siting._maplayers import COMPLIANT_COLOR as COMPLIANT_COLOR
 from siting._maplayers import COVERAGE_COLORS as COVERAGE_COLORS
@@ -52,6 +52,7 @@ from siting._maplayers import (
     _community_layer,
     _frame,
     _gap_layer,
+    _gap_range,
     _gcj_shift,
     _lonlat,
     _marker_layer,
@@ -214,10 +215,10 @@ def district_map(
             gcj=gcj,
         ).add_to(m)
         n_layers += 1
-    gap_max = None
+    gap_min = gap_max = None
     if gaps is not None and len(gaps):
         _gap_layer(gaps, simplify_m=simplify_m, gcj=gcj).add_to(m)
-        gap_max = float(pd.to_numeric(gaps["population_uncovered"]).max())
+        gap_min, gap_max = _gap_range(gaps["population_uncovered"])
         n_layers += 1
     cutoffs: list[float] = []
     if service_areas is not None and len(service_areas):
@@ -264,6 +265,7 @@ def district_map(
         title=title,
         coverage=communities is not None,
         gap_max=gap_max,
+        gap_min=gap_min,
         cutoffs=cutoffs,
         levels=levels,
         proposals=has_proposals,
@@ -271,7 +273,7 @@ def district_map(
         notes=notes,
     )
     m.add_child(_Legend(legend, background=NO_TILES_BACKGROUND if basemap == "none" else None))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _LayerControl(position="topright").add_to(m)
     logger.info("district map: %d layers, basemap %s", n_layers, basemap)
     return m
 
@@ -448,15 +450,15 @@ def estate_map(
             gcj=gcj,
         ).add_to(m)
     extra = [
-        f'<div><span style="color:#e6550d;font-size:16px;">★</span> 开发商拟选址 proposed'
-        f' site <span style="color:{PROPOSED_COLOR};font-size:16px;">★</span> 建议位置'
+        f'<div><span style="color:#e6550d;font-size:13px;">★</span> 开发商拟选址 proposed'
+        f' site <span style="color:{PROPOSED_COLOR};font-size:13px;">★</span> 建议位置'
         " suggested</div>"
     ]
     lines = [verdict] if isinstance(verdict, str) else list(verdict or [])
     extra += [f"<div>{html.escape(v)}</div>" for v in lines]
     legend = _legend_html(title=title, coverage=False, levels=levels, extra=extra)
     m.add_child(_Legend(legend, background=NO_TILES_BACKGROUND if basemap == "none" else None))
-    folium.LayerControl(collapsed=False).add_to(m)
+    _LayerControl().add_to(m)
     return m
 
 

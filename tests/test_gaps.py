@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from siting.gaps import hex_cells, hex_polygons, ranked_sites, uncovered_hexagons
+from siting.gaps import (
+    GAP_MIN_DENSITY_PER_KM2,
+    hex_area_m2,
+    hex_cells,
+    hex_polygons,
+    min_gap_population,
+    ranked_sites,
+    uncovered_hexagons,
+)
 
 CRS = "EPSG:32651"
 
@@ -52,13 +60,64 @@ def test_population_sums_preserved(pts, data):
         geometry=gpd.points_from_xy(*np.array(pts).T),
         crs=CRS,
     )
-    out = uncovered_hexagons(dem, size=250.0)
+    out = uncovered_hexagons(dem, size=250.0, min_density=0.0)
     expect = sum(p for p, c in zip(pop, covered, strict=True) if not c)
     assert out["population_uncovered"].sum() == pytest.approx(expect)
     assert (out["population_uncovered"] > 0).all()
     assert out["hex_id"].is_unique
     assert list(out["rank"]) == list(range(1, len(out) + 1))
     assert out["population_uncovered"].is_monotonic_decreasing
+    # with the default floor: exactly the hexagons of the unfiltered list that reach it, same
+    # figures, ranks renumbered
+    gaps = uncovered_hexagons(dem, size=250.0)
+    floor = min_gap_population(250.0)
+    keep = out[out["population_uncovered"] >= floor]
+    assert gaps["hex_id"].tolist() == keep["hex_id"].tolist()
+    assert gaps["population_uncovered"].tolist() == keep["population_uncovered"].tolist()
+    assert gaps["communities"].tolist() == keep["communities"].tolist()
+    assert list(gaps["rank"]) == list(range(1, len(gaps) + 1))
+
+
+def test_gap_floor_by_hand():
+    """250 m hexagons, 1,500 residents/km²: a hexagon needs 243.57 uncovered residents."""
+    assert hex_area_m2(250.0) == pytest.approx(162_379.76, abs=0.01)
+    assert GAP_MIN_DENSITY_PER_KM2 == 1500.0
+    assert min_gap_population() == pytest.approx(243.5696, abs=1e-4)
+    assert min_gap_population(100.0, 1000.0) == pytest.approx(25.98076, abs=1e-5)
+    dem = gpd.GeoDataFrame(
+        {
+            "community_id": ["A", "B", "C", "C", "D", "E"],
+            # hexagon (0, 0): 200 + 50 uncovered -> 250 >= 243.57: a gap
+            # hexagon near (1000, 0): 240 uncovered (+ 5,000 covered, not counted): no gap
+            # hexagon near (0, 1000): 1,000 uncovered: the largest gap
+            # hexagon near (2000, 2000): 243 uncovered, just below the floor: no gap
+            "population": [200.0, 50.0, 240.0, 5000.0, 1000.0, 243.0],
+            "covered": [False, False, False, True, False, False],
+        },
+        geometry=[
+            Point(0, 0),
+            Point(20, 0),
+            Point(1000, 0),
+            Point(1000, 10),
+            Point(0, 1000),
+            Point(2000, 2000),
+        ],
+        crs=CRS,
+    )
+    out = uncovered_hexagons(dem)
+    assert out["population_uncovered"].tolist() == [1000.0, 250.0]
+    assert out["communities"].tolist() == ["D", "A, B"]
+    assert out["rank"].tolist() == [1, 2]
+    assert out.geometry.iloc[1].contains(Point(0, 0))
+    # without the floor every hexagon with an uncovered resident is listed
+    everything = uncovered_hexagons(dem, min_density=0.0)
+    assert everything["population_uncovered"].tolist() == [1000.0, 250.0, 243.0, 240.0]
+    # a floor nobody reaches gives the empty frame with the columns
+    none = uncovered_hexagons(dem, min_density=1e6)
+    assert len(none) == 0 and {"hex_id", "population_uncovered", "rank"} <= set(none.columns)
+    assert none.crs == CRS
+    with pytest.raises(ValueError, match="min_density"):
+        uncovered_hexagons(dem, min_density=float("nan"))
 
 
 def test_ranking_and_community_names():

@@ -32,6 +32,14 @@ def js(text: str) -> str:
     return json.dumps(text)[1:-1]
 
 
+def js_html(text: str) -> str:
+    """How folium's ``tojson`` writes an HTML string (also ``<``, ``>``, ``&`` and ``'``
+    escaped)."""
+    from jinja2.utils import htmlsafe_json_dumps
+
+    return str(htmlsafe_json_dumps(text))[1:-1]
+
+
 def layers(m: folium.Map) -> dict[str, list[folium.GeoJson]]:
     """FeatureGroup name -> the GeoJson layers inside it."""
     out: dict[str, list[folium.GeoJson]] = {}
@@ -165,6 +173,45 @@ def test_community_colour_scale(full_map):
     }
     assert by_name["梅园社区"] == maps.COVERAGE_COLORS[-1]
     assert by_name["兰溪村"] == maps.COVERAGE_COLORS[0]
+
+
+def test_gap_colour_scale_and_legend(ev, full_map, page):
+    """Gap hexagons coloured by uncovered residents on a log scale from the smallest gap (2,500)
+    to the largest (3,000); the legend gives both ends and their geometric middle (2,739)."""
+    (g,) = layers(full_map)["缺口六边形 Gap hexagons"]
+    by_pop = {
+        f["properties"]["population"]: g.style_function(f)["fillColor"] for f in g.data["features"]
+    }
+    assert by_pop == {"2,500": maps.GAP_COLORS[0], "3,000": maps.GAP_COLORS[-1]}
+    assert js("未覆盖人口 uncovered (≥ 2,500)") in page
+    assert js_html("<span>2,500</span><span>2,739</span><span>3,000</span>") in page
+    # a wide range: the geometric middle gets the middle colour (a linear scale would not)
+    wide = ev.gaps.iloc[[0, 1, 0]].assign(population_uncovered=[100.0, 10_000.0, 1_000.0])
+    m = district_map({"communities": ev.communities, "sites": None, "gaps": wide})
+    (g,) = layers(m)["缺口六边形 Gap hexagons"]
+    colours = {
+        f["properties"]["population"]: g.style_function(f)["fillColor"] for f in g.data["features"]
+    }
+    assert colours == {
+        "100": maps.GAP_COLORS[0],
+        "10,000": maps.GAP_COLORS[-1],
+        "1,000": maps.GAP_COLORS[2],
+    }
+
+
+def test_legend_compact_and_layer_control_folds_on_small_maps(full_map, page):
+    """The legend sits bottom left in a <details> (folds to its title on maps under 400 px);
+    the layer list is folded to its icon on maps under 700 px (the app's), open on taller ones
+    (a saved map in a browser window)."""
+    ctl = [c for c in full_map._children.values() if isinstance(c, folium.LayerControl)]
+    assert len(ctl) == 1
+    assert re.search(r"collapsed: map_\w+\.getSize\(\)\.y < 700", page)
+    assert 'L.control({position: "bottomleft"})' in page
+    assert 'L.DomUtil.create("details", "siting-legend")' in page
+    assert "div.open = map.getSize().y >= 400" in page
+    assert js_html("<summary>示范区 demo</summary>") in page
+    # two columns: area colours, then site symbols
+    assert page.count(js_html('<div class="sl-col">')) == 2
 
 
 def test_coordinates_lonlat_and_rounded(ev, full_map):

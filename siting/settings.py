@@ -45,3 +45,11 @@ def cache_dir() -> Path:
 def demo_dir() -> Path:
     """Folder of the bundled demo district (``data/demo`` next to the package)."""
     return Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+def threads() -> int:
+    """Worker threads for searches and GEOS work: ``SITING_THREADS``, else up to 4 cores."""
+    env = os.environ.get("SITING_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))

@@ -138,6 +138,10 @@ def _reference(G: nx.Graph, net: WalkNetwork, o: np.ndarray, d: np.ndarray, cuto
     return ref
 
 
+ENGINES = {"csgraph": 10**12, "numba": 0}  # siting.network.CSGRAPH_MAX_WORK for each engine
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
@@ -146,12 +150,15 @@ def _reference(G: nx.Graph, net: WalkNetwork, o: np.ndarray, d: np.ndarray, cuto
     n_d=st.integers(1, 6),
     cutoff=st.floats(50, 3000),
 )
-def test_random_graphs_match_networkx(seed: int, n: int, n_o: int, n_d: int, cutoff: float) -> None:
+def test_random_graphs_match_networkx(
+    engine: str, seed: int, n: int, n_o: int, n_d: int, cutoff: float
+) -> None:
     G, net = _random_network(seed, n)
     rng = np.random.default_rng(seed + 1)
     o = rng.uniform(0, 1000, (n_o, 2))
     d = rng.uniform(0, 1000, (n_d, 2))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr("siting.network.CSGRAPH_MAX_WORK", ENGINES[engine])
         warnings.simplefilter("ignore", SitingWarning)  # far snaps are fine here
         ref = _reference(G, net, o, d, cutoff)
         full = _reference(G, net, o, d, np.inf)
@@ -180,11 +187,33 @@ def test_parallel_tiles_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     _, net = _random_network(3, 400)
     rng = np.random.default_rng(0)
     o, d = rng.uniform(0, 1000, (300, 2)), rng.uniform(0, 1000, (200, 2))
+    monkeypatch.setattr("siting.network.CSGRAPH_MAX_WORK", 0)  # the numba kernels
     a = net.distances(o, d, 400.0)
     monkeypatch.setenv("SITING_THREADS", "1")
     b = net.distances(o, d, 400.0)
     assert _graphsearch._threads() == 1
     assert (a != b).nnz == 0 and a.nnz == b.nnz > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_engines_agree_on_a_larger_graph(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """csgraph blocks (several, forced small) and the numba kernels give the same pairs, the
+    same distances and the same reached sets; origins and destinations share nodes."""
+    from siting import _csgraph
+
+    _, net = _random_network(seed, 600)
+    rng = np.random.default_rng(seed)
+    o = rng.uniform(0, 1000, (250, 2))
+    d = np.vstack([rng.uniform(0, 1000, (120, 2)), o[:30]])  # co-located points
+    monkeypatch.setattr(_csgraph, "BLOCK_CELLS", 5_000)  # many blocks
+    out = {}
+    for engine, limit in ENGINES.items():
+        monkeypatch.setattr("siting.network.CSGRAPH_MAX_WORK", limit)
+        out[engine] = (net.distances(o, d, 350.0), net.distances(d, o, 350.0), net.reached(d, 300))
+    for a, b in zip(out["csgraph"], out["numba"], strict=True):
+        assert a.shape == b.shape and a.nnz == b.nnz > 0
+        assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
 
 
 def test_service_areas_follow_streets(diamond: WalkNetwork) -> None:

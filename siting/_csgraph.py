@@ -102,11 +102,10 @@ def ball_pairs(
     if len(srcs) == 0 or len(gidx) == 0 or n == 0:
         return empty
     g = _graph(indptr, indices, weights)
-    # only nodes that carry points matter: gather those columns of each distance row
-    pt_node = np.repeat(np.arange(n, dtype=np.int64), np.diff(gptr))
-    cols, col_of_pt = np.unique(pt_node, return_inverse=True)
+    # only nodes that carry points matter: keep those columns of each distance row
+    cols = np.flatnonzero(np.diff(gptr) > 0)
     uniq, inv = np.unique(src_node[srcs], return_inverse=True)
-    per_block = max(1, BLOCK_CELLS // max(n, len(gidx)))
+    per_block = max(1, BLOCK_CELLS // n)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     by_uniq = np.argsort(inv, kind="stable")  # sources grouped by their node
     bounds = np.searchsorted(inv[by_uniq], np.arange(len(uniq) + 1))
@@ -114,13 +113,18 @@ def ball_pairs(
         stop = min(start + per_block, len(uniq))
         rows = srcs[by_uniq[bounds[start] : bounds[stop]]]
         lim = float(src_limit[rows].max())
-        block = dijkstra(g, indices=uniq[start:stop], limit=lim)[:, cols]  # (k, unique pt nodes)
-        r = inv[by_uniq[bounds[start] : bounds[stop]]] - start  # block row of each source
-        path = block[r][:, col_of_pt]  # (sources, points in gidx order)
-        total = path + src_off[rows, None] + goff[None, :]
-        ok = (path <= src_limit[rows, None]) & (total <= cutoff)
-        i, j = np.nonzero(ok)
-        parts.append((rows[i], gidx[j], total[i, j]))
+        block = dijkstra(g, indices=uniq[start:stop], limit=lim)[:, cols]  # (k, point nodes)
+        sub = block[inv[by_uniq[bounds[start] : bounds[stop]]] - start]  # a row per source
+        i, c = np.nonzero(sub <= src_limit[rows, None])  # reached nodes that carry points
+        path, node = sub[i, c], cols[c]
+        # expand each (source, node) pair to the points on that node
+        cnt = gptr[node + 1] - gptr[node]
+        first = np.repeat(gptr[node] - (np.cumsum(cnt) - cnt), cnt)
+        pos = first + np.arange(int(cnt.sum()))
+        ii = np.repeat(i, cnt)
+        total = np.repeat(path, cnt) + src_off[rows[ii]] + goff[pos]
+        ok = total <= cutoff
+        parts.append((rows[ii[ok]], gidx[pos[ok]], total[ok]))
     s = np.concatenate([p[0] for p in parts])
     q = np.concatenate([p[1] for p in parts])
     d = np.concatenate([p[2] for p in parts])

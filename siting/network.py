@@ -394,18 +394,17 @@ class WalkNetwork:
         ua, ub = len(np.unique(a_node)), len(np.unique(b_node))
         if min(ua, ub) * self.n_nodes <= CSGRAPH_MAX_WORK:
             # the graph is undirected: search from the side with fewer distinct nodes
-            if ua < ub:
-                gptr, gidx, goff = self._group(b_node, b_snap)
-                k, s, d = _csgraph.ball_pairs(
-                    self.indptr, self.indices, self.weights,
-                    a_node, cutoff - a_snap, a_snap, gptr, gidx, goff, cutoff,
-                )  # fmt: skip
-            else:
-                gptr, gidx, goff = self._group(a_node, a_snap)
-                s, k, d = _csgraph.ball_pairs(
-                    self.indptr, self.indices, self.weights,
-                    b_node, cutoff - b_snap, b_snap, gptr, gidx, goff, cutoff,
-                )  # fmt: skip
+            swap = ua < ub  # search from the origins
+            src, src_snap, pts, pts_snap = (
+                (a_node, a_snap, b_node, b_snap) if swap else (b_node, b_snap, a_node, a_snap)
+            )
+            gptr, gidx, goff = self._group(pts, pts_snap)
+            s, k, d = _csgraph.ball_pairs(
+                self.indptr, self.indices, self.weights,
+                src, cutoff - src_snap, src_snap, gptr, gidx, goff, cutoff,
+            )  # fmt: skip
+            if swap:  # sources were the origins
+                s, k = k, s
         else:
             s, k, d = self._numba_pairs(a_node, a_snap, b_node, b_snap, cutoff)
         # each (origin, destination) pair occurs once; explicit zeros are kept by tocsr

@@ -256,3 +256,151 @@ def _capacitated(
     on = res.x[m:] > 0.5
     assign[pairs_r[on]] = pairs_c[on]
     return res.status, res.gap, sel, assign
+
+
+def _capacitated_cover(
+    a: sp.csc_array,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    rows: np.ndarray,
+    row_obj: np.ndarray | None,
+    y_obj: np.ndarray,
+    n_open: tuple[float, float] | None,
+    deadline: float,
+    start_sel: np.ndarray | None = None,
+    start_assign: np.ndarray | None = None,
+    options: dict[str, object] | None = None,
+) -> tuple[str, float, float, np.ndarray, np.ndarray]:
+    """Single-sourcing covering model where only the pair's site matters (no pair costs).
+
+    Each row in ``rows`` is served whole by one open site covering it, within capacity. With
+    ``row_obj`` (MCLP) serving row ``i`` earns ``row_obj[i]`` and rows may stay unserved
+    (maximised); without it every row must be served and ``y_obj @ y`` is minimised (LSCP,
+    p-center tests).
+
+    The model is exact but much smaller than one assignment variable per pair: a site whose
+    reachable demand ``W_j`` (over ``rows``) fits its capacity can serve all of its rows at
+    once, so it needs no assignment variables (row ``i`` is served if such a site is open);
+    assignment variables ``x_ij <= y_j`` and the capacity row ``sum_i d_i x_ij <= C_j y_j``
+    exist only for the sites where ``W_j > C_j`` ("binding" sites), and pairs whose demand
+    alone exceeds ``C_j`` are dropped. Rows with no binding pair and the same sites are merged.
+    A served row is assigned to an open non-binding site when one covers it, else to its
+    binding site with ``x_ij = 1``.
+
+    Returns (status, gap, bound, selected, assignment); ``bound`` is HiGHS's proven bound in the
+    model's sense (covered weight when maximising, ``y_obj @ y`` otherwise).
+    """
+    n, m = a.shape
+    maximize = row_obj is not None
+    sub = sp.csc_array(a[rows])
+    sub.sort_indices()
+    d = demand[rows]
+    coo = sp.coo_array(sub)
+    pr, pc = coo.row, coo.col
+    reach = np.bincount(pc, weights=d[pr], minlength=m)
+    bind = reach > capacity
+    on_b = bind[pc] & (d[pr] <= capacity[pc])
+    on_nb = ~bind[pc]
+    br, bc = pr[on_b], pc[on_b]
+    kb = len(br)
+    nr = len(rows)
+    # merge rows without binding pairs that have the same (non-binding) sites
+    has_b = np.zeros(nr, dtype=bool)
+    has_b[br] = True
+    group = np.arange(nr)
+    plain = np.flatnonzero(~has_b)
+    if len(plain) > 1:
+        first, inv = _unique_rows(sp.csc_array(sub[plain]))
+        group[plain] = plain[first][inv]
+    reps, grp = np.unique(group, return_inverse=True)
+    nz = len(reps)
+    zobj = np.bincount(grp, weights=row_obj[rows], minlength=nz) if maximize else np.zeros(nz)
+    # columns: y (m), z (nz), x (kb)
+    zc = m + np.arange(nz)
+    xc = m + nz + np.arange(kb)
+    nb_pairs = np.flatnonzero(on_nb & np.isin(pr, reps))
+    nb_r = np.searchsorted(reps, pr[nb_pairs])
+    b_rows = np.searchsorted(reps, br)  # rows with binding pairs are their own representative
+    bsites = np.flatnonzero(bind)
+    bpos = np.searchsorted(bsites, bc)
+    nb_sites = len(bsites)
+    r_link = nz + np.arange(kb)
+    r_cap = nz + kb + np.arange(nb_sites)
+    ri = [np.arange(nz), nb_r, b_rows, r_link, r_link, r_cap[bpos], r_cap]
+    ci = [zc, pc[nb_pairs], xc, xc, bc, xc, bsites]
+    vi = [
+        np.ones(nz),
+        -np.ones(len(nb_pairs)),
+        -np.ones(kb),
+        np.ones(kb),
+        -np.ones(kb),
+        d[br],
+        -capacity[bsites],
+    ]
+    n_rows = nz + kb + nb_sites
+    rl = [np.full(n_rows, -np.inf)]
+    ru = [np.zeros(n_rows)]
+    if n_open is not None:
+        ri.append(np.full(m, n_rows))
+        ci.append(np.arange(m))
+        vi.append(np.ones(m))
+        rl.append(np.array([n_open[0]]))
+        ru.append(np.array([n_open[1]]))
+        n_rows += 1
+    if not maximize:
+        # aggregated capacity: the open sites must hold all the demand (redundant for the
+        # integer model, tightens the relaxation)
+        ri.append(np.full(m, n_rows))
+        ci.append(np.arange(m))
+        vi.append(np.minimum(capacity, reach))
+        rl.append(np.array([float(d.sum())]))
+        ru.append(np.array([np.inf]))
+        n_rows += 1
+    nv = m + nz + kb
+    con = sp.csc_array(
+        (np.concatenate(vi), (np.concatenate(ri), np.concatenate(ci))), shape=(n_rows, nv)
+    )
+    lower = np.zeros(nv)
+    lower[fixed] = 1.0
+    if not maximize:
+        lower[zc] = 1.0
+    integer = np.ones(nv, dtype=bool)
+    integer[zc] = False
+    start = None
+    if start_sel is not None:
+        start = np.zeros(nv)
+        start[start_sel] = 1.0
+        if start_assign is not None:
+            start[xc] = start_assign[rows][br] == bc
+        served = np.zeros(nz)
+        np.add.at(served, nb_r, start[pc[nb_pairs]])
+        np.add.at(served, b_rows, start[xc])
+        start[zc] = np.minimum(served, 1.0)
+    res = solve_mip(
+        np.concatenate([y_obj, zobj, np.zeros(kb)]),
+        con,
+        np.concatenate(rl),
+        np.concatenate(ru),
+        lower,
+        np.ones(nv),
+        integer,
+        maximize=maximize,
+        time_limit=_left(deadline),
+        start=start,
+        options=options,
+    )
+    assign = np.full(n, -1, dtype=np.int64)
+    if res.x is None:
+        return res.status, res.gap, res.bound, _EMPTY.copy(), assign
+    y = res.x[:m] > 0.5
+    sel = np.flatnonzero(y)
+    sub_assign = np.full(nr, -1, dtype=np.int64)
+    xon = res.x[xc] > 0.5
+    sub_assign[br[xon]] = bc[xon]
+    # an open non-binding site takes precedence (it holds all its rows)
+    open_nb = np.flatnonzero(on_nb & y[pc])
+    sub_assign[pr[open_nb]] = pc[open_nb]
+    assign[rows] = sub_assign
+    return res.status, res.gap, res.bound, sel, assign

@@ -525,3 +525,42 @@ def test_mclp_local_search_value_is_honest():
     assert len(sel) <= 5 and len(set(sel.tolist())) == len(sel)
     assert val == w[cov[:, sel].any(axis=1)].sum()
     assert val <= _plain_mclp(cov, w, 5) + 1e-6
+
+
+@FAST
+@given(seed=SEEDS)
+def test_mclp_capacitated_search_is_a_real_assignment(seed):
+    from siting._locate_heur import mclp_capacitated_search
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 30)), int(rng.integers(1, 10))
+    cov = _random_cov(rng, n, m, 0.3)
+    w = rng.integers(0, 9, size=n).astype(float)
+    cap = rng.integers(0, 25, size=m).astype(float)
+    fx = _random_fixed(rng, m, min(2, m))
+    p = int(rng.integers(0, m - len(fx) + 1))
+    sel, asg, val = mclp_capacitated_search(
+        sp.csc_array(cov.astype(float)), w, cap, p, fx, budget_s=0.01
+    )
+    assert set(fx) <= set(sel.tolist()) and len(sel) <= p + len(fx)
+    assert len(set(sel.tolist())) == len(sel)
+    served = asg >= 0
+    assert val == w[served].sum()
+    assert all(cov[i, asg[i]] and asg[i] in sel for i in np.flatnonzero(served))
+    for j in sel:
+        assert w[asg == j].sum() <= cap[j]
+
+
+def test_mclp_capacitated_binding_and_loose_sites():
+    # site 0 reaches 9 (capacity 5: binding), site 1 reaches 4 (capacity 10: loose)
+    cov = np.array([[1, 0], [1, 0], [1, 1], [0, 1]], bool)
+    w = np.array([4.0, 3.0, 2.0, 2.0])
+    cap = np.array([5.0, 10.0])
+    one = mclp(cov, w, 1, capacity=cap)
+    # alone, site 0 holds rows 1 and 2 (3 + 2 = 5); site 1 alone reaches only 4
+    assert one.status == "optimal" and one.objective == 5.0
+    assert one.selected.tolist() == [0] and one.assignment.tolist() == [-1, 0, 0, -1]
+    both = mclp(cov, w, 2, capacity=cap)
+    # site 1 takes rows 2 and 3, site 0 takes row 0 (4 <= 5): 8 of 11
+    assert both.status == "optimal" and both.objective == 8.0
+    assert both.assignment.tolist() == [0, -1, 1, 1]

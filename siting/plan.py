@@ -13,7 +13,13 @@ centers and stations by default) the options are:
   communities touch, their combined population stays within the station's maximum and (with a
   distance provider) the retired site is within the station's walking radius of the survivor,
   so its residents keep a station within reach;
-- **build new** (新建): a new site of the required area; always possible, the most expensive.
+- **build new** (新建): a new site of the required area; always possible, the most expensive;
+- **split** (分设新站) for an overloaded site (serving more residents than its level's maximum):
+  ``k = ceil(served / maximum) - 1`` new sites of the same level share its catchment, each sized
+  for its share of the households, and the site itself is enlarged (or rebuilt) to its share.
+  An overloaded site gets no other option: a bigger building in the same place would still
+  serve too many residents. The new sites count in the programme (total + k, compliant + k + 1);
+  where to put them is what ``siting propose`` answers.
 
 A mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`) picks one option and a
 year per site so that, in every year y, compliant / total >= target_y (merges shrink the total),
@@ -48,7 +54,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Plan", "PlanCosts", "plan_chart", "plan_upgrades"]
 
-ACTION_ZH = {"enlarge": "原址扩建", "move": "迁址", "merge": "多社区一中心合并", "new": "新建"}
+ACTION_ZH = {
+    "enlarge": "原址扩建",
+    "move": "迁址",
+    "merge": "多社区一中心合并",
+    "new": "新建",
+    "split": "分设新站",
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,7 @@ class Plan:
     """A schedule of upgrades by year.
 
     ``actions``: one row per scheduled upgrade (``year, site_id, name, level, street,
-    community_id, action, action_zh, detail, added_m2, cost_yuan, population_served``).
+    community_id, action, action_zh, detail, added_m2, new_sites, cost_yuan, population_served``).
     ``years``: ``year, calendar_year, target_rate, compliance_rate, sites_compliant,
     sites_total, met, cost_yuan, budget_yuan, sites_short, budget_needed_yuan``.
     ``options``: every option considered (for explaining why one was chosen).
@@ -132,7 +144,11 @@ def _options(
     share = sites["min_ground_floor_share"].to_numpy(dtype=float)
     added = _added_area(area, ground, required, share)
     ids = sites["site_id"].to_numpy()
+    extra = _extra_sites(sites)
     for i in np.flatnonzero(todo):
+        if extra[i] > 0:
+            rows.append(_split_option(sites, i, int(extra[i]), std, costs))
+            continue
         if added[i] <= costs.max_enlarge_ratio * area[i]:
             rows.append(
                 {
@@ -164,7 +180,7 @@ def _options(
         c_ground = candidates["ground_floor_area_m2"].to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             c_share = np.where(c_area > 0, c_ground / c_area, np.nan)
-        idx = np.flatnonzero(todo)
+        idx = np.flatnonzero(todo & (extra == 0))  # an overloaded site is split, not moved
         radius = sites["radius_m"].to_numpy(dtype=float)[idx]
         sxy = shapely.get_coordinates(sites.geometry.values[idx])
         cxy = shapely.get_coordinates(candidates.geometry.values)
@@ -189,8 +205,55 @@ def _options(
     # merges of adjacent communities' stations (多社区一中心)
     if communities is not None and len(communities):
         rows += _merge_options(sites, todo, communities, std, costs, ids, network)
-    cols = ["site", "action", "other", "candidate", "added_m2", "cost_yuan", "detail"]
-    return pd.DataFrame(rows, columns=cols)
+    cols = ["site", "action", "other", "candidate", "added_m2", "cost_yuan", "detail", "new_sites"]
+    out = pd.DataFrame(rows, columns=cols)
+    out["new_sites"] = out["new_sites"].fillna(0).astype(np.int64)
+    return out
+
+
+def _extra_sites(sites: pd.DataFrame) -> np.ndarray:
+    """New sites an overloaded site needs to share its catchment: ceil(served / max) - 1."""
+    if "population_served" not in sites or "max_population" not in sites:
+        return np.zeros(len(sites), dtype=np.int64)
+    pop = sites["population_served"].to_numpy(dtype=float)
+    cap = sites["max_population"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.ceil(pop / cap) - 1
+    return np.where(np.isfinite(k) & (k > 0) & (cap > 0), k, 0).astype(np.int64)
+
+
+def _split_option(
+    sites: pd.DataFrame, i: int, k: int, std: Standard, costs: PlanCosts
+) -> dict[str, Any]:
+    """Site ``i`` keeps 1/(k+1) of its catchment, k new sites of its level take the rest."""
+    lvl = std.levels[sites["level"].iat[i]]
+    hh = float(sites["households_served"].iat[i]) if "households_served" in sites else 0.0
+    each = max(lvl.min_floor_area_m2, hh / (k + 1) / 100.0 * lvl.min_m2_per_100_households)
+    area = float(sites["floor_area_m2"].iat[i])
+    add = float(
+        _added_area(
+            np.array([area]),
+            np.array([float(sites["ground_floor_area_m2"].iat[i])]),
+            np.array([each]),
+            np.array([float(sites["min_ground_floor_share"].iat[i])]),
+        )[0]
+    )
+    if add <= costs.max_enlarge_ratio * area:
+        own, own_cost, own_m2 = f"原址扩建 +{add:,.0f} m²（一层）", add * costs.enlarge_per_m2, add
+    else:
+        own, own_cost, own_m2 = f"原址重建 {each:,.0f} m²", each * costs.new_per_m2, each
+    pop = float(sites["population_served"].iat[i])
+    return {
+        "site": i,
+        "action": "split",
+        "other": -1,
+        "candidate": "",
+        "added_m2": own_m2 + k * each,
+        "cost_yuan": own_cost + k * each * costs.new_per_m2,
+        "detail": f"服务 {pop:,.0f} 人超上限 {lvl.max_population:,.0f}：分设 {k} 个新站"
+        f"（各 {each:,.0f} m²，每站约 {pop / (k + 1):,.0f} 人）；{own}",
+        "new_sites": k,
+    }
 
 
 def _merge_options(sites, todo, communities, std, costs, ids, network) -> list[dict[str, Any]]:
@@ -365,9 +428,12 @@ def plan_upgrades(
     site_of = opts["site"].to_numpy(dtype=np.int64)
     other = opts["other"].to_numpy(dtype=np.int64)
     is_merge = (opts["action"] == "merge").to_numpy()
+    new_sites = opts["new_sites"].to_numpy(dtype=float)
     # a merge retires a non-compliant site (total - 1) and enlarges the survivor to cover both
-    # communities, so a non-compliant survivor becomes compliant (+1)
-    gain = np.where(is_merge, (~compliant[np.maximum(other, 0)]).astype(float), 1.0)
+    # communities, so a non-compliant survivor becomes compliant (+1); a split adds k compliant
+    # sites (total + k, compliant + k + 1)
+    gain = np.where(is_merge, (~compliant[np.maximum(other, 0)]).astype(float), 1.0 + new_sites)
+    grow = new_sites - is_merge  # change in the number of sites
     cost = opts["cost_yuan"].to_numpy(dtype=float)
 
     def add(mat: sparse.coo_array, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
@@ -392,13 +458,13 @@ def plan_upgrades(
             shape=(len(uniq), nv),
         )
         add(m, 0.0, 1.0)
-    # yearly targets: c0 + pre_y + sum_{y'<=y} gain x + short_y >= t_y (n0 - sum_{y'<=y} merges)
+    # yearly targets: c0 + pre_y + sum_{y'<=y} gain x + short_y >= t_y (n0 + sum_{y'<=y} grow x)
     r_i, c_i, v_i = [], [], []
     for y in range(n_years):
         for yy in range(y + 1):
             r_i.append(np.full(n_opt, y))
             c_i.append(col[:, yy])
-            v_i.append(gain + tg[y] * is_merge)
+            v_i.append(gain - tg[y] * grow)
         r_i.append(np.array([y]))
         c_i.append(np.array([k + y]))
         v_i.append(np.array([1.0]))
@@ -483,7 +549,7 @@ def plan_upgrades(
         n0,
         c0,
         pre_by_year,
-        is_merge,
+        grow,
         gain,
         cost,
         budgets,
@@ -520,7 +586,7 @@ def _result(
     n0,
     c0,
     pre_by_year,
-    is_merge,
+    grow,
     gain,
     cost,
     budgets,
@@ -546,6 +612,7 @@ def _result(
             "action_zh": chosen["action"].map(ACTION_ZH).to_numpy(),
             "detail": chosen["detail"].to_numpy(),
             "added_m2": chosen["added_m2"].to_numpy(dtype=float),
+            "new_sites": chosen["new_sites"].to_numpy(dtype=np.int64),
             "cost_yuan": chosen["cost_yuan"].to_numpy(dtype=float),
             "population_served": s["population_served"].to_numpy(dtype=float),
             "reasons_now": s["reasons"].to_numpy(),
@@ -556,7 +623,7 @@ def _result(
     for y in range(n_years):
         done = x[:, : y + 1].sum(axis=1)
         good = c0 + pre_by_year[y] + float(gain @ done)
-        total = n0 - float(is_merge @ done)
+        total = n0 + float(grow @ done)
         rate = good / total if total else math.nan
         spent = float(cost @ x[:, y])
         bud = None if budgets is None else (budgets[0] if len(budgets) == 1 else budgets[y])

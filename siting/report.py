@@ -131,6 +131,7 @@ RESULT_LABELS_ZH: dict[str, str] = {
     "population_added": "新增覆盖人口",
     "source": "来源",
     "cost_yuan": "费用(元)",
+    "new_sites": "分设新站数",
 }
 
 #: Sheet name -> attribute of the evaluation, in workbook order.

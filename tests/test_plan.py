@@ -314,3 +314,70 @@ def test_plan_chart_writes_png(tmp_path):
     plan_chart(plan, out, baseline=0.2)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 5000
+
+
+def test_overloaded_station_is_split_not_rebuilt_bigger():
+    """C serves 30,000 residents (station maximum 25,000) and 6,000 households: one new station
+    shares its catchment (k = ceil(30,000 / 25,000) - 1 = 1); each of the two needs
+    max(1,000, 3,000 / 100 x 30 = 900) = 1,000 m2; C enlarges +200 m2 (1.2 M) and the new one
+    costs 1,000 x 8,000 = 8.0 M. Compliant 2 -> 4 (C and the new one) of 3 -> 4 sites."""
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 9000, 0, 0, "K1"),
+                ("B", 1100, 1100, True, 9000, 1000, 0, "K2"),
+                ("C", 800, 800, False, 30000, 3000, 0, "K3"),
+            ]
+        ).assign(
+            households_served=[3000.0, 3000.0, 6000.0],
+            max_population=[25000.0, 25000.0, 25000.0],
+        )
+    )
+    plan = plan_upgrades(ev, targets=(1.0, 1.0, 1.0))
+    c_opts = plan.options[plan.options["site"] == 2]
+    assert c_opts["action"].tolist() == ["split"]  # no single bigger building, no move
+    assert c_opts["new_sites"].tolist() == [1]
+    assert c_opts["cost_yuan"].tolist() == pytest.approx([9.2 * M])
+    assert c_opts["added_m2"].tolist() == pytest.approx([1200.0])
+    assert "分设 1 个新站" in c_opts["detail"].iat[0] and "+200 m²" in c_opts["detail"].iat[0]
+    assert plan.actions["action"].tolist() == ["split"]
+    assert plan.actions["new_sites"].tolist() == [1]
+    assert plan.years["sites_total"].tolist() == [4, 4, 4]
+    assert plan.years["sites_compliant"].tolist() == [4, 4, 4]
+    assert plan.total_cost_yuan == pytest.approx(9.2 * M)
+    # 61,000 residents on a cramped 400 m2 site: k = 2, each 1,000 m2, C rebuilt (+600 > 400)
+    ev.sites.loc[2, ["floor_area_m2", "ground_floor_area_m2", "population_served"]] = [
+        400.0,
+        400.0,
+        61000.0,
+    ]
+    opt = plan_upgrades(ev, targets=(1.0,) * 3).options
+    split = opt[opt["site"] == 2].iloc[0]
+    assert split["new_sites"] == 2
+    assert split["cost_yuan"] == pytest.approx(3 * 1000 * 8000)
+    assert "原址重建 1,000 m²" in split["detail"]
+
+
+def test_split_counts_in_the_yearly_rate():
+    """With targets 0.6 / 0.8 / 1.0 over A (ok), C (overloaded, split +1 site) and D (+100 m2):
+    year 1 needs 0.6: D alone gives 2/3, C alone 3/4; year 2 needs 0.8: only both (4/4). One
+    action a year at the same total cost either way, so the site serving more residents (C, the
+    split) comes first."""
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 9000, 0, 0, "K1"),
+                ("C", 800, 800, False, 30000, 3000, 0, "K3"),
+                ("D", 900, 900, False, 1000, 6000, 0, "K4"),
+            ]
+        ).assign(households_served=[3000.0, 6000.0, 300.0], max_population=[25000.0] * 3)
+    )
+    plan = plan_upgrades(ev, targets=(0.6, 0.8, 1.0))
+    assert plan.feasible_within_budget and plan.years["met"].all()
+    assert plan.years["compliance_rate"].iat[-1] == pytest.approx(1.0)
+    assert plan.years["sites_total"].iat[-1] == 4
+    by_site = dict(zip(plan.actions["site_id"], plan.actions["year"], strict=True))
+    assert by_site == {"C": 1, "D": 2}
+    assert plan.years["sites_total"].tolist() == [4, 4, 4]
+    assert plan.years["compliance_rate"].tolist() == pytest.approx([0.75, 1.0, 1.0])
+    assert plan.total_cost_yuan == pytest.approx(0.6 * M + 9.2 * M)

@@ -235,9 +235,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="vacant buildings sites may move to (default: the demo's, or none)",
     )
-    p.add_argument("--cost-enlarge", type=float, default=6000.0, metavar="YUAN_PER_M2")
-    p.add_argument("--cost-fitout", type=float, default=2500.0, metavar="YUAN_PER_M2")
-    p.add_argument("--cost-new", type=float, default=8000.0, metavar="YUAN_PER_M2")
+    p.add_argument(
+        "--cost-enlarge",
+        type=float,
+        default=6000.0,
+        metavar="YUAN_PER_M2",
+        help="extending a site in place (default: 6000)",
+    )
+    p.add_argument(
+        "--cost-fitout",
+        type=float,
+        default=2500.0,
+        metavar="YUAN_PER_M2",
+        help="fitting out a vacant building a site moves into (default: 2500)",
+    )
+    p.add_argument(
+        "--cost-new",
+        type=float,
+        default=8000.0,
+        metavar="YUAN_PER_M2",
+        help="building a new site, land not included (default: 8000)",
+    )
+    p.add_argument(
+        "--max-enlarge",
+        type=float,
+        default=1.0,
+        metavar="RATIO",
+        help="largest addition in place as a share of the present area (default: 1.0, "
+        "i.e. a site may at most double; beyond it the site is rebuilt or moved)",
+    )
     p.add_argument("--out", default="out/plan", metavar="DIR")
     p.set_defaults(func=cmd_plan)
 
@@ -541,7 +567,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         standard=args.standard,
         targets=targets,
         budget=budget,
-        costs=PlanCosts(args.cost_enlarge, args.cost_fitout, args.cost_new),
+        costs=PlanCosts(args.cost_enlarge, args.cost_fitout, args.cost_new, args.max_enlarge),
         start_year=args.start_year,
     )
     out = Path(args.out)
@@ -699,6 +725,17 @@ def check_options(args: argparse.Namespace) -> None:
         problems += _option_error(
             "--save", get("save"), "a scenario needs a name", "give a name, e.g. --save 2026现状"
         ).problems
+    for name, option, example in (
+        ("cost_enlarge", "--cost-enlarge", "6000 (yuan per m²)"),
+        ("cost_fitout", "--cost-fitout", "2500 (yuan per m²)"),
+        ("cost_new", "--cost-new", "8000 (yuan per m²)"),
+        ("max_enlarge", "--max-enlarge", "1.0 (a site may double)"),
+    ):
+        v = get(name)
+        if v is not None and not (0 <= v < float("inf")):
+            problems += _option_error(
+                option, v, "must be a number >= 0", f"give e.g. {option} {example}"
+            ).problems
     if args.command == "plan":
         try:
             targets = _floats(get("targets"), "--targets")

@@ -248,6 +248,8 @@ def test_straight_line_mode_says_so(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["propose", "--time-limit", "-1"], "--time-limit: -1.0: must be a positive number"),
         (["evaluate", "--save", " "], "a scenario needs a name"),
         (["plan", "--start-year", "26"], "is not a calendar year"),
+        (["plan", "--max-enlarge", "-1"], "--max-enlarge: -1.0: must be a number >= 0"),
+        (["plan", "--cost-new", "inf"], "--cost-new: inf: must be a number >= 0"),
         (
             [
                 "propose",

@@ -3,7 +3,8 @@
 Starts ``streamlit run app.py`` on a free port of 127.0.0.1, opens every page, checks that the
 maps (Leaflet inside the streamlit-folium iframe, served offline) and figures appear, changes
 the walking radius, runs the location model, uploads an estate and a broken file, downloads the
-workbook and opens it. Screenshots and the measured timings go to ``tests/artifacts/``.
+workbook and opens it; a second test draws an estate with the Leaflet Draw toolbar and reads the
+verdict. Screenshots and the measured timings go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -262,6 +263,97 @@ def _walk_through(page: object, base: str, t_start: float, t_spawn: float, tmp_p
     assert timings["overview_warm_s"] < 5.0, timings
     assert timings["first_page_after_start_s"] < 20.0, timings
     assert timings["radius_change_map_s"] < 6.0, timings
+
+
+def _map_box(page: object) -> dict[str, float]:
+    """The Leaflet map's box in page pixels (mouse clicks go through the component iframe)."""
+    box = page.frame_locator(MAP_FRAME).first.locator(".leaflet-container").bounding_box()
+    assert box is not None
+    return box
+
+
+def test_estate_drawn_on_the_map(server: tuple[str, float, float], browser: object) -> None:
+    """新建小区: draw the estate with the Leaflet Draw polygon tool and the developer's site
+    with the marker tool, enter the households: the verdict with its reasons appears (the
+    required floor area, the share within reach of existing stations, the area shortfall)."""
+    base = server[0]
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        page.goto(base + "/estate")
+        _idle(page)
+        _wait_map(page)
+        frame = page.frame_locator(MAP_FRAME).first
+        frame.locator(".leaflet-draw-draw-polygon").wait_for(state="visible")
+        timings["estate_page_s"] = round(time.perf_counter() - t0, 2)
+        page.get_by_text("请先画出或上传小区范围").first.wait_for(state="visible")
+        # zoom in twice on the district centre: 100 px is then about 600 m
+        for _ in range(2):
+            frame.locator(".leaflet-control-zoom-in").click()
+            page.wait_for_timeout(400)
+        box = _map_box(page)
+        cx, cy = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
+        ring = [(-45, -35), (40, -45), (55, 25), (5, 50), (-50, 30)]
+        frame.locator(".leaflet-draw-draw-polygon").click()
+        for dx, dy in ring:
+            page.mouse.click(cx + dx, cy + dy)
+            page.wait_for_timeout(250)
+        t0 = time.perf_counter()
+        page.mouse.click(cx + ring[0][0], cy + ring[0][1])  # the first vertex closes the ring
+        # the drawn outline goes back to Python: the page reruns and shows the verdict
+        page.get_by_role("heading", name="结论").wait_for(state="visible")
+        page.get_by_text("配建面积按 30 m²/百户").first.wait_for(state="visible")
+        timings["estate_drawn_verdict_s"] = round(time.perf_counter() - t0, 2)
+        _idle(page)
+        _wait_map(page)
+        # the drawn estate is on the map now (the estate layer of the estate map)
+        page.get_by_text("未给出拟建站点").first.wait_for(state="visible")
+
+        # the developer's site: a marker inside the estate
+        frame = page.frame_locator(MAP_FRAME).first
+        frame.locator(".leaflet-draw-draw-marker").click()
+        box = _map_box(page)
+        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        page.get_by_text("拟建站点经度").first.wait_for(state="visible")
+        _idle(page)
+        page.get_by_text("建筑面积 600 m² < 应配建 1,000 m²").first.wait_for(state="visible")
+
+        # 4,000 households: 30 m² per 100 households = 1,200 m² (above the 1,000 m² minimum)
+        hh = page.get_by_label("户数")
+        hh.fill("4000")
+        hh.press("Enter")
+        page.get_by_text("计 1,200 m²").first.wait_for(state="visible")
+        _idle(page)
+        page.get_by_text("取大值 1,200 m²").first.wait_for(state="visible")
+        page.get_by_text("现有站点步行 500 m 内覆盖小区居民").first.wait_for(state="visible")
+        # the default proposed area (600 m²) is short of the 1,200 m² required: not compliant
+        page.get_by_text("不符合要求").first.wait_for(state="visible")
+        page.get_by_text("建筑面积 600 m² < 应配建 1,200 m²").first.wait_for(state="visible")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.wait_for_timeout(500)
+        _shot(page, "estate_drawn")
+        page.screenshot(path=str(ARTIFACTS / "estate_drawn_full.png"), full_page=True)
+        assert (ARTIFACTS / "estate_drawn.png").stat().st_size > 0
+
+        # the demo estate replaces the drawing (the drawing already read must not come back)
+        caption = page.get_by_text("拟建站点经度").first
+        drawn_site = caption.inner_text()
+        page.get_by_role("button", name="使用示例小区").click()
+        _idle(page)
+        page.wait_for_timeout(1500)
+        _idle(page)
+        assert page.get_by_text("拟建站点经度").first.inner_text() != drawn_site
+        assert page.locator('[data-testid="stException"]').count() == 0
+        (ARTIFACTS / "estate_draw_timings.json").write_text(json.dumps(timings, indent=2))
+        print("\nestate draw timings:", json.dumps(timings))
+    except Exception:
+        _shot(page, "failure_estate_draw")
+        raise
+    finally:
+        ctx.close()
 
 
 def test_chromium_binary_is_usable() -> None:

@@ -6,12 +6,15 @@ back to WGS-84 here).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import geopandas as gpd
 from shapely.geometry import shape
 
-__all__ = ["drawn_shapes"]
+__all__ = ["drawn_shapes", "ensure_map_component"]
+
+logger = logging.getLogger(__name__)
 
 
 def drawn_shapes(
@@ -51,3 +54,23 @@ def drawn_shapes(
         return gpd.GeoDataFrame(geometry=s)
 
     return frame(polygon), frame(point)
+
+
+def ensure_map_component() -> None:
+    """Register streamlit-folium's component with the running server if it is missing.
+
+    Streamlit registers a custom component only when the module declaring it is first imported
+    inside a script run; imported first by a background thread (the app's warm-up), it is never
+    registered, its frame is answered with 404 and the map stays blank (with the Draw toolbar).
+    Call before ``st_folium``; a no-op outside a Streamlit server or when it is registered.
+    """
+    import streamlit_folium
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return
+    component = getattr(streamlit_folium, "_component_func", None)
+    registry = runtime.get_instance().component_registry
+    if component is not None and registry.get_component_path(component.name) is None:
+        logger.info("registering the map component %s (imported outside a run)", component.name)
+        registry.register_component(component)

@@ -1,6 +1,8 @@
 """新建小区 New estate: draw or upload the estate, enter households and the developer's site,
 get the verdict with reasons."""
 
+import json
+
 import geopandas as gpd
 import streamlit as st
 from folium.plugins import Draw
@@ -8,7 +10,7 @@ from shapely import Point
 
 from siting._errors import InputError
 from siting.ui import common
-from siting.ui.drawing import drawn_shapes
+from siting.ui.drawing import drawn_shapes, ensure_map_component
 from siting.ui.i18n import lang, t
 
 st.title(t("page_estate"))
@@ -86,8 +88,16 @@ with right:
         },
         edit_options={"edit": False},
     ).add_to(m)
+    ensure_map_component()
     out = common.show_map(m, key="map_estate", returned=("all_drawings",), height=520)
-    poly, point = drawn_shapes(out.get("all_drawings"), gcj02=opts["basemap"] == "amap")
+    drawings = out.get("all_drawings")
+    # each drawing is read once: a drawing already read must not override a later upload or
+    # the demo estate when the map component sends its drawings again
+    stamp = json.dumps(drawings, sort_keys=True, default=str) if drawings else None
+    poly = point = None
+    if stamp != c.get("drawn_stamp"):
+        c["drawn_stamp"] = stamp
+        poly, point = drawn_shapes(drawings, gcj02=opts["basemap"] == "amap")
     changed = False
     if poly is not None and (
         estate is None or not poly.geometry.iloc[0].equals(estate["geometry"])

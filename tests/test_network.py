@@ -95,6 +95,15 @@ def test_nearest_by_hand(diamond: WalkNetwork) -> None:
     assert np.isinf(dist[0])
 
 
+def test_nearest_ties_on_one_node_go_to_the_lowest_index(diamond: WalkNetwork) -> None:
+    """Sites sharing a node: the smaller snap distance wins, equal snaps the first listed."""
+    o = np.array([[0.0, 10.0], [250.0, 0.0]])
+    sites = np.array([[250.0, 3.0], [0.0, 5.0], [0.0, -5.0], [0.0, 2.0], [0.0, 2.0]])
+    idx, dist = diamond.nearest(o, sites)
+    assert idx.tolist() == [3, 0]  # A: 10 + 2 via site 3 (site 4 ties, listed later)
+    assert dist == pytest.approx([12.0, 3.0])
+
+
 def test_empty_inputs(diamond: WalkNetwork) -> None:
     assert diamond.distances(np.empty((0, 2)), [[0.0, 0.0]], 100).shape == (0, 1)
     idx, dist = diamond.nearest([[0.0, 0.0]], np.empty((0, 2)))

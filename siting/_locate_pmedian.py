@@ -30,8 +30,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from siting._locate_heur import pmedian_greedy_swap
 from siting._locate_highs import solve_mip
+from siting._locate_pmheur import pmedian_lagrangian, pmedian_local_search
 
 __all__ = ["solve_pmedian"]
 
@@ -54,20 +54,86 @@ def solve_pmedian(
 ) -> tuple[np.ndarray, str, float, float]:
     """Solve; returns (selected, status, objective, gap). ``d`` dense, rows all allowed somewhere.
 
+    Steps: identical rows merged; iterated local search for the incumbent; Lagrangian bound
+    (stop here if it meets the incumbent); Lagrangian reduced-cost fixing drops the candidates
+    that cannot be in a better solution; the radius model with row generation on what is left.
     Rows with zero weight must still be served when some candidates are not allowed for them;
     they are handled by plain covering constraints.
     """
-    m = d.shape[1]
-    n_open = p + len(fixed)
+    t0 = time.perf_counter()
+    m_all = d.shape[1]
+    fixed = np.asarray(fixed, dtype=np.int64)
     # Merge identical rows (same distances to every candidate).
     d_u, inv = np.unique(d, axis=0, return_inverse=True)
     inv = inv.ravel()
     w_u = np.bincount(inv, weights=w, minlength=len(d_u))
+    room = deadline - t0 if math.isfinite(deadline) else math.inf
+    cells = d_u.size
+    ls_budget = min(max(0.1 * room, 0.2), 20.0) if math.isfinite(room) else 5.0
+    heur = pmedian_local_search(d_u, w_u, p, fixed, budget_s=ls_budget, deadline=deadline)
+    best_sel, best_cost = heur, true_cost(d_u, w_u, heur)
+    t1 = time.perf_counter()
+    lag_budget = min(max(0.1 * room, 0.2), 10.0) if math.isfinite(room) else 10.0
+    lag = pmedian_lagrangian(
+        d_u,
+        w_u,
+        p,
+        fixed,
+        best_cost,
+        max_iter=max(200, min(1000, int(2e9 / max(cells, 1)))),
+        deadline=min(deadline, time.perf_counter() + lag_budget),
+    )
+    tol = 1e-9 * max(abs(best_cost), 1.0) if math.isfinite(best_cost) else 0.0
+    logger.debug(
+        "p-median: local search %.0f in %.2fs, Lagrangian bound %.0f in %.2fs",
+        best_cost,
+        t1 - t0,
+        lag.bound,
+        time.perf_counter() - t1,
+    )
+    if math.isfinite(best_cost) and lag.bound >= best_cost - tol:
+        return np.sort(best_sel), "optimal", best_cost, 0.0
+    # Reduced-cost fixing: a free candidate j outside the Lagrangian choice can be opened only
+    # at a cost of at least bound + rho_j - rho_in; above the incumbent it is never needed.
+    keep = np.ones(m_all, dtype=bool)
+    if math.isfinite(best_cost) and math.isfinite(lag.rho_in):
+        out = lag.bound + lag.rho - lag.rho_in > best_cost + tol
+        out[fixed] = False
+        out[best_sel] = False
+        keep &= ~out
+    cols = np.flatnonzero(keep)
+    fix_at = best_cost  # every solution using a dropped candidate costs more than this
+    logger.debug("p-median: %d of %d candidates kept", len(cols), m_all)
+    pos_of = np.full(m_all, -1)
+    pos_of[cols] = np.arange(len(cols))
+    sel_r, status, cost_r, bound_r = _radius_loop(
+        d_u[:, cols], w_u, p, pos_of[fixed], pos_of[best_sel], deadline
+    )
+    if status == "infeasible":
+        if not math.isfinite(best_cost):
+            return np.array([], dtype=np.int64), "infeasible", math.nan, math.nan
+        bound_r = -math.inf  # cannot happen with a feasible incumbent; prove nothing from it
+    if cost_r < best_cost:
+        best_sel, best_cost = cols[sel_r], cost_r
+    # Solutions using a dropped candidate cost more than fix_at >= best_cost, so a bound over
+    # the kept candidates is a global bound once capped at fix_at.
+    lower = max(lag.bound, min(bound_r, fix_at))
+    if status == "optimal" or (math.isfinite(best_cost) and lower >= best_cost - tol):
+        return np.sort(best_sel), "optimal", best_cost, 0.0
+    return np.sort(best_sel), "feasible", best_cost, _gap(best_cost, lower)
+
+
+def _radius_loop(d_u, w_u, p, fixed, start_sel, deadline):
+    """Radius model with row generation; returns (selected, status, cost, proven lower bound).
+
+    ``status`` is "optimal" (the returned answer is optimal for this candidate set),
+    "feasible" or "infeasible".
+    """
+    m = d_u.shape[1]
+    n_open = p + len(fixed)
     finite_u = np.isfinite(d_u)
     nu = len(d_u)
-
-    heur = pmedian_greedy_swap(d_u, w_u, p, fixed, deadline=deadline)
-    best_sel, best_cost = heur, true_cost(d_u, w_u, heur)
+    best_sel, best_cost = start_sel, true_cost(d_u, w_u, start_sel)
 
     # Distinct levels per row; level (1-based) of each entry, inf entries get n_lev + 1.
     order = np.argsort(d_u, axis=1, kind="stable")
@@ -120,7 +186,7 @@ def solve_pmedian(
             start=start,
         )
         if res.status == "infeasible":
-            return np.array([], dtype=np.int64), "infeasible", math.nan, math.nan
+            return np.array([], dtype=np.int64), "infeasible", math.inf, math.inf
         if res.x is None:
             break
         bound = max(bound, res.bound)
@@ -140,8 +206,9 @@ def solve_pmedian(
             break
         trunc[grow] = deeper[grow]
         logger.debug("p-median round %d: %d rows get more levels", rounds, int(grow.sum()))
-    gap = 0.0 if status == "optimal" else _gap(best_cost, bound)
-    return np.sort(best_sel), status, best_cost, gap
+    if status == "optimal":
+        bound = best_cost
+    return np.sort(best_sel), status, best_cost, bound
 
 
 def _gap(ub: float, lb: float) -> float:

@@ -199,6 +199,9 @@ def _walk_through(page: object, base: str, t_start: float, t_spawn: float, tmp_p
     _idle(page)
     _wait_map(page)
     timings["radius_change_map_s"] = round(time.perf_counter() - t0, 2)
+    # the screenshot once the new map has replaced the old one (not part of the timing)
+    page.wait_for_timeout(1000)
+    _wait_map(page)
     page.wait_for_timeout(500)
     _shot(page, "coverage_600m")
 
@@ -213,7 +216,8 @@ def _walk_through(page: object, base: str, t_start: float, t_spawn: float, tmp_p
     dl.value.save_as(xlsx)
     wb = load_workbook(xlsx, read_only=True)
     assert "站点" in wb.sheetnames
-    assert wb["站点"].max_row > 10
+    # rows counted by reading them (write-only sheets carry no <dimension>: max_row is None)
+    assert sum(1 for _ in wb["站点"].iter_rows(values_only=True)) > 10
     wb.close()
 
     # Proposals: three new stations, before/after and the map.

@@ -88,6 +88,10 @@ def test_coverage_page_lists_communities_without_station(app, direct) -> None:
     m = _metrics(app)
     assert m["500 米内无站的社区"] == str(lacking)
     assert m["覆盖率"] == f"{100 * ev.summary['coverage_rate']:.1f}%"
+    # every resident beyond a station's radius, not only those in gap hexagons
+    uncovered = ev.summary["population_total"] - ev.summary["population_covered"]
+    assert m["未覆盖人口"] == f"{uncovered:,.0f}"
+    assert uncovered > ev.gaps["population_uncovered"].sum()
     table = next(d.value for d in app.dataframe if "missing" in d.value.columns)
     assert len(table) == lacking
     assert (table["nearest_station_distance_m"].fillna(float("inf")) > 500).all()

@@ -31,7 +31,8 @@ lacking = comm[~(comm["nearest_station_distance_m"] <= radius)]
 cols = st.columns(3)
 cols[0].metric(t("coverage_rate"), common.pct(s["coverage_rate"]), help=t("coverage_rate_help"))
 cols[1].metric(t("lacking_metric", radius=radius), f"{len(lacking)}")
-cols[2].metric(t("uncovered_pop"), f"{ev.gaps['population_uncovered'].sum():,.0f}")
+uncovered = s["population_total"] - s["population_covered"]  # all of them, not just the gaps
+cols[2].metric(t("uncovered_pop"), f"{uncovered:,.0f}")
 
 from siting.maps import district_map  # noqa: E402
 

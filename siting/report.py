@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 
 from siting.schema import COLUMN_LABELS_ZH, KIND_LABELS_ZH, LEVEL_LABELS_ZH
 
@@ -161,8 +160,6 @@ _MAX_WIDTH = 60
 _PCT = "0.0%"
 _INT = "#,##0"
 _DEC = "#,##0.0"
-_WRAP = Alignment(wrap_text=True, vertical="center")
-_RIGHT = Alignment(horizontal="right")
 
 
 @contextmanager
@@ -241,98 +238,49 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _styled(
-    ws: WriteOnlyWorksheet,
-    value: Any,
-    *,
-    fmt: str | None = None,
-    font: Font | None = None,
-    fill: PatternFill | None = None,
-    align: Alignment | None = None,
-) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    if fmt:
-        cell.number_format = fmt
-    if font is not None:
-        cell.font = font
-    if fill is not None:
-        cell.fill = fill
-    if align is not None:
-        cell.alignment = align
-    return cell
-
-
-def _header_rows(
-    ws: WriteOnlyWorksheet, cols: list[str], labels: Mapping[str, str] | None
-) -> tuple[list[WriteOnlyCell], list[WriteOnlyCell]]:
-    top = [
-        _styled(ws, _label(c, labels), font=_HEADER_FONT, fill=_HEADER_FILL, align=_WRAP)
-        for c in cols
-    ]
-    return top, [_styled(ws, c, font=_KEY_FONT) for c in cols]
-
-
-def _widths(df: pd.DataFrame, cols: list[str], fmts: list[str | None], labels) -> list[float]:
-    out: list[float] = []
-    for col, fmt in zip(cols, fmts, strict=True):
-        sample = df[col].head(500).map(lambda v: "" if _cell(v) is None else str(_cell(v)))
-        widest = max(
-            [_display_width(_label(col, labels)), len(col), *(_display_width(s) for s in sample)]
-        )
-        if fmt == _PCT:
-            widest = max(widest, 7)
-        elif fmt in (_INT, _DEC):
-            widest = int(widest * 1.3) + 1
-        out.append(min(_MAX_WIDTH, max(8, widest + 2)))
-    return out
-
-
-def _data_rows(
-    ws: WriteOnlyWorksheet, df: pd.DataFrame, fmts: list[str | None], bad: np.ndarray | None
-) -> Iterator[list[Any]]:
-    """Rows of cells: plain values where no style is needed (the fast path of write-only
-    worksheets), styled cells for number formats and highlighted rows."""
-    for i, row in enumerate(df.itertuples(index=False, name=None)):
-        if bad is not None and bad[i]:
-            yield [
-                _styled(ws, _cell(v), fmt=f, font=_BAD_FONT, fill=_BAD_FILL)
-                for v, f in zip(row, fmts, strict=True)
-            ]
-            continue
-        cells: list[Any] = []
-        for v, f in zip(row, fmts, strict=True):
-            c = _cell(v)
-            cells.append(_styled(ws, c, fmt=f) if f and c is not None else c)
-        yield cells
-
-
 def _write_sheet(
-    ws: WriteOnlyWorksheet,
+    ws: Worksheet,
     frame: pd.DataFrame,
     *,
     labels: Mapping[str, str] | None = None,
     highlight: str | None = None,
 ) -> None:
-    """Write ``frame`` with a Chinese header row, the canonical names below, formats, filter.
-
-    ``ws`` is a write-only worksheet (rows are streamed to the file, which is several times
-    faster than building cells in memory), so widths and panes are set before the first row.
-    """
+    """Write ``frame`` with a Chinese header row, the canonical names below, formats, filter."""
     raw = pd.DataFrame(frame).reset_index(drop=True)
     df = _prepare(raw)
     cols = [str(c) for c in df.columns]
+    ws.append([_label(c, labels) for c in cols])
+    ws.append(cols)
+    for row in df.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
     n = len(df)
-    fmts = [_number_format(c, df[c].dtype) for c in cols]
-    for j, width in enumerate(_widths(df, cols, fmts, labels), start=1):
-        ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = "A3"
-    for row in _header_rows(ws, cols, labels):
-        ws.append(row)
-    bad = None
+    for j, col in enumerate(cols, start=1):
+        head, key = ws.cell(1, j), ws.cell(2, j)
+        head.font, head.fill = _HEADER_FONT, _HEADER_FILL
+        head.alignment = Alignment(wrap_text=True, vertical="center")
+        key.font = _KEY_FONT
+        fmt = _number_format(col, df[col].dtype)
+        if fmt and n:
+            for (cell,) in ws.iter_rows(min_row=3, max_row=n + 2, min_col=j, max_col=j):
+                cell.number_format = fmt
+        sample = df[col].head(500).map(lambda v: "" if _cell(v) is None else str(_cell(v)))
+        widest = max(
+            [_display_width(_label(col, labels)), len(col), *(_display_width(s) for s in sample)]
+            or [8]
+        )
+        if fmt == _PCT:
+            widest = max(widest, 7)
+        elif fmt in (_INT, _DEC):
+            widest = int(widest * 1.3) + 1
+        ws.column_dimensions[get_column_letter(j)].width = min(_MAX_WIDTH, max(8, widest + 2))
     if highlight and highlight in raw.columns and n:
         bad = (raw[highlight] == False).to_numpy(dtype=bool)  # noqa: E712 (NaN is not bad)
-    for cells in _data_rows(ws, df, fmts, bad):
-        ws.append(cells)
+        for i in np.flatnonzero(bad).tolist():
+            # iter_rows with max_col: ws[row] would rescan every cell for max_column
+            for row_cells in ws.iter_rows(min_row=i + 3, max_row=i + 3, max_col=len(cols)):
+                for cell in row_cells:
+                    cell.fill, cell.font = _BAD_FILL, _BAD_FONT
+    ws.freeze_panes = "A3"
     if cols:
         ws.auto_filter.ref = f"A2:{get_column_letter(len(cols))}{n + 2}"
 
@@ -413,47 +361,41 @@ def _summary_frames(summary: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str,
     return scalars, nested
 
 
-def _write_summary(ws: WriteOnlyWorksheet, summary: Mapping[str, Any]) -> None:
-    """The scalar figures (指标, 数值, 字段), then the nested tables one below the other."""
+def _write_summary(ws: Worksheet, summary: Mapping[str, Any]) -> None:
     scalars, nested = _summary_frames(summary)
-    cols = [str(c) for c in scalars.columns]
-    widths = _widths(scalars, cols, [None] * len(cols), None)
-    widths[1] = 22
-    for j, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = "A3"
-    for row in _header_rows(ws, cols, None):
-        ws.append(row)
+    _write_sheet(ws, scalars)
     pct_keys = {k for k in scalars["key"] if _number_format(k, float) == _PCT}
-    for metric, value, key in scalars.itertuples(index=False, name=None):
-        v = _cell(value)
-        fmt = None
-        if isinstance(v, (int, float)):
-            fmt = _PCT if key in pct_keys else (_number_format(key, float) or _INT)
-        ws.append([metric, _styled(ws, v, fmt=fmt, align=_RIGHT), key])
-    ws.auto_filter.ref = f"A2:C{len(scalars) + 2}"
+    for i, key in enumerate(scalars["key"], start=3):
+        cell = ws.cell(i, 2)
+        if isinstance(cell.value, (int, float)):
+            cell.number_format = _PCT if key in pct_keys else (_number_format(key, float) or _INT)
+        cell.alignment = Alignment(horizontal="right")
+    ws.column_dimensions["B"].width = 22
+    row = len(scalars) + 4
     for name, table in nested.items():
-        ws.append([])
-        ws.append([_styled(ws, _TABLE_TITLES.get(name, name), font=_HEADER_FONT)])
+        title = _TABLE_TITLES.get(name, name)
+        ws.cell(row, 1, title).font = _HEADER_FONT
+        row += 1
         df = _prepare(table)
-        tcols = [str(c) for c in df.columns]
-        top, keys = _header_rows(ws, tcols, None)
-        ws.append([_styled(ws, c.value, font=_HEADER_FONT, fill=_HEADER_FILL) for c in top])
-        ws.append(keys)
-        fmts = [_number_format(c, df[c].dtype) for c in tcols]
-        for cells in _data_rows(ws, df, fmts, None):
-            ws.append(cells)
-    ws.append([])
-    ws.append(
-        [
-            _styled(
-                ws,
-                "Row 1: Chinese headers; row 2: the column names of the CSV outputs. "
-                "Red rows: sites not up to standard / targets not met.",
-                font=_KEY_FONT,
-            )
-        ]
+        cols = [str(c) for c in df.columns]
+        for j, col in enumerate(cols, start=1):
+            ws.cell(row, j, _label(col, None)).font = _HEADER_FONT
+            ws.cell(row, j).fill = _HEADER_FILL
+            ws.cell(row + 1, j, col).font = _KEY_FONT
+        for r, values in enumerate(df.itertuples(index=False, name=None), start=row + 2):
+            for j, (col, v) in enumerate(zip(cols, values, strict=True), start=1):
+                cell = ws.cell(r, j, _cell(v))
+                fmt = _number_format(col, df[col].dtype)
+                if fmt:
+                    cell.number_format = fmt
+        row += len(df) + 3
+    note = ws.cell(
+        row,
+        1,
+        "Row 1: Chinese headers; row 2: the column names of the CSV outputs. "
+        "Red rows: sites not up to standard / targets not met.",
     )
+    note.font = _KEY_FONT
 
 
 def _save(wb: Workbook, path: str | Path) -> Path:
@@ -461,30 +403,6 @@ def _save(wb: Workbook, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return path
-
-
-@contextmanager
-def _workbook() -> Iterator[Workbook]:
-    """A write-only workbook that is discarded cleanly if anything fails before it is saved."""
-    wb = Workbook(write_only=True)
-    try:
-        yield wb
-    except BaseException:
-        _discard(wb)
-        raise
-
-
-def _discard(wb: Workbook) -> None:
-    """After a failed save: finish each write-only sheet's stream and remove its temporary file
-    (otherwise the half-written streams are closed at garbage collection, with errors)."""
-    for ws in wb.worksheets:
-        with contextlib.suppress(Exception):
-            if not ws.closed:
-                ws.close()
-        writer = getattr(ws, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.cleanup()
 
 
 def write_evaluation_xlsx(evaluation: Any, path: str | Path) -> Path:
@@ -507,23 +425,24 @@ def write_evaluation_xlsx(evaluation: Any, path: str | Path) -> Path:
     --------
     >>> write_evaluation_xlsx(ev, "report.xlsx")  # doctest: +SKIP
     """
-    with _workbook() as wb:
-        for sheet, attr in SHEETS.items():
-            if isinstance(evaluation, Mapping):
-                part = evaluation.get(attr)
-            else:
-                part = getattr(evaluation, attr, None)
-            if part is None:
-                continue
-            ws = wb.create_sheet(sheet)
-            if attr == "summary":
-                _write_summary(ws, part)
-            else:
-                highlight = {"sites": "compliant", "trajectory": "met"}.get(attr)
-                _write_sheet(ws, part, highlight=highlight)
-        if not wb.sheetnames:
-            wb.create_sheet("汇总")
-        out = _save(wb, path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet, attr in SHEETS.items():
+        if isinstance(evaluation, Mapping):
+            part = evaluation.get(attr)
+        else:
+            part = getattr(evaluation, attr, None)
+        if part is None:
+            continue
+        ws = wb.create_sheet(sheet)
+        if attr == "summary":
+            _write_summary(ws, part)
+        else:
+            highlight = {"sites": "compliant", "trajectory": "met"}.get(attr)
+            _write_sheet(ws, part, highlight=highlight)
+    if not wb.sheetnames:
+        wb.create_sheet("汇总")
+    out = _save(wb, path)
     logger.info("wrote workbook %s (%d sheets)", out, len(wb.sheetnames))
     return out
 
@@ -556,18 +475,19 @@ def write_table_xlsx(
     pathlib.Path
         The path written.
     """
-    with _workbook() as wb:
-        used: set[str] = set()
-        for name, frame in frames.items():
-            title = str(name).translate(_BAD_SHEET_CHARS)[:31] or "Sheet"
-            base, k = title, 1
-            while title in used:
-                k += 1
-                title = f"{base[:28]}_{k}"
-            used.add(title)
-            _write_sheet(
-                wb.create_sheet(title), frame, labels=labels, highlight=(highlight or {}).get(name)
-            )
-        if not wb.sheetnames:
-            wb.create_sheet("Sheet")
-        return _save(wb, path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for name, frame in frames.items():
+        title = str(name).translate(_BAD_SHEET_CHARS)[:31] or "Sheet"
+        base, k = title, 1
+        while title in used:
+            k += 1
+            title = f"{base[:28]}_{k}"
+        used.add(title)
+        _write_sheet(
+            wb.create_sheet(title), frame, labels=labels, highlight=(highlight or {}).get(name)
+        )
+    if not wb.sheetnames:
+        wb.create_sheet("Sheet")
+    return _save(wb, path)

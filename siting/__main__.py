@@ -1,5 +1,6 @@
 """``python -m siting`` runs the command line."""
 
-from siting.cli import main
+if __name__ == "__main__":  # not when a spawned worker process imports it as __mp_main__
+    from siting.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

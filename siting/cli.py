@@ -325,15 +325,24 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from siting.pipeline import evaluate_inputs, write_outputs
+    from siting._sideproc import SideProcess
 
-    inputs, network = _load(args)
-    ev = evaluate_inputs(
-        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
-    )
-    paths = write_outputs(
-        ev, args.out, network=network, basemap=args.basemap, tianditu_key=args.tianditu_key
-    )
+    # started first: its imports overlap loading and evaluating; it writes the workbook
+    with SideProcess() as side:
+        from siting.pipeline import evaluate_inputs, write_outputs
+
+        inputs, network = _load(args)
+        ev = evaluate_inputs(
+            inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+        )
+        paths = write_outputs(
+            ev,
+            args.out,
+            network=network,
+            basemap=args.basemap,
+            tianditu_key=args.tianditu_key,
+            side=side,
+        )
     s = ev.summary
     print(
         f"communities {len(inputs.communities)}, sites {s['sites_total']}, "

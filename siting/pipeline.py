@@ -164,17 +164,35 @@ def write_outputs(
     network: Any = None,
     basemap: str = "none",
     tianditu_key: str | None = None,
+    side: Any = None,
 ) -> dict[str, Path]:
     """Write summary.json, sites.csv, communities.csv, streets.csv, gaps.geojson, report.xlsx
-    and map.html into ``out_dir``; returns the paths written."""
+    and map.html into ``out_dir``; returns the paths written.
+
+    ``side``: a :class:`siting._sideproc.SideProcess` to write the workbook in while this
+    process writes the rest (the same file either way).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from siting.maps import district_map, save_map
-    from siting.report import write_evaluation_xlsx
+    from siting.report import SHEETS, write_evaluation_xlsx
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
+    paths["report"] = out / "report.xlsx"
+    if side is not None:  # the tables without geometry (the workbook has none) to the process
+        parts = {a: getattr(evaluation, a, None) for a in SHEETS.values()}
+        parts = {
+            a: pd.DataFrame(v.drop(columns=v.geometry.name))
+            if isinstance(v, gpd.GeoDataFrame)
+            else v
+            for a, v in parts.items()
+        }
+        report_done = side.run(write_evaluation_xlsx, parts, paths["report"])
+    else:
+        write_evaluation_xlsx(evaluation, paths["report"])
+        report_done = None
     # service areas are GEOS work (no GIL): draw them while the tables are written
     pool = ThreadPoolExecutor(1)
     areas_job = (
@@ -199,14 +217,13 @@ def write_outputs(
     gaps.to_file(tmp, driver="GeoJSON", engine="pyogrio")
     tmp.replace(paths["gaps"])
 
-    paths["report"] = out / "report.xlsx"
-    write_evaluation_xlsx(evaluation, paths["report"])
-
     areas = areas_job.result() if areas_job is not None else None
     pool.shutdown()
     paths["map"] = out / "map.html"
     m = district_map(evaluation, service_areas=areas, basemap=basemap, tianditu_key=tianditu_key)
     save_map(m, paths["map"])
+    if report_done is not None:
+        report_done()
     return paths
 
 

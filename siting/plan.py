@@ -147,7 +147,7 @@ def _options(
     extra = _extra_sites(sites)
     for i in np.flatnonzero(todo):
         if extra[i] > 0:
-            rows.append(_split_option(sites, i, int(extra[i]), std, costs))
+            rows.append(_split_option(sites, int(i), int(extra[i]), std, costs))
             continue
         if added[i] <= costs.max_enlarge_ratio * area[i]:
             rows.append(

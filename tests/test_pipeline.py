@@ -79,3 +79,44 @@ def test_service_areas_own_radius_and_cache(
     # fixed cut-offs draw every site at each
     three = pipeline.service_areas_for_map(ev, net, [100.0, 200.0, 300.0])
     assert len(three) == 6 and set(three["cutoff_m"]) == {100.0, 200.0, 300.0}
+
+
+def _cells(path: Path) -> dict[str, list[list[object]]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    return {
+        n: [[(c.value, c.number_format) for c in r] for r in wb[n].iter_rows()]
+        for n in wb.sheetnames
+    }
+
+
+def test_workbook_from_the_side_process_equals_in_process(tmp_path: Path) -> None:
+    """The side process writes the same workbook (values and number formats) as the main
+    process; a side process that died falls back to writing in the main process."""
+    from _evalfixture import make_evaluation
+
+    from siting._sideproc import SideProcess
+
+    ev = make_evaluation()
+    plain = pipeline.write_outputs(ev, tmp_path / "plain")
+    with SideProcess() as side:
+        assert side._pool is not None  # two cores or more here
+        para = pipeline.write_outputs(ev, tmp_path / "side", side=side)
+        assert sorted(p.name for p in para.values()) == sorted(p.name for p in plain.values())
+        assert _cells(para["report"]) == _cells(plain["report"])
+        # kill the worker: the next workbook is still written, by the main process
+        for proc in list(side._pool._processes.values()):  # type: ignore[union-attr]
+            proc.kill()
+            proc.join()
+        again = pipeline.write_outputs(ev, tmp_path / "after", side=side)
+    assert _cells(again["report"]) == _cells(plain["report"])
+    assert not list((tmp_path / "side").glob(".*.tmp"))  # nothing half written left behind
+
+
+def test_python_m_siting_in_a_spawned_worker_does_not_rerun_the_cli() -> None:
+    import runpy
+
+    with pytest.raises(SystemExit):
+        runpy.run_module("siting", run_name="__main__", alter_sys=False)
+    runpy.run_module("siting", run_name="__mp_main__")  # what a spawned worker does: nothing

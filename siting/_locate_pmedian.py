@@ -69,28 +69,62 @@ def solve_pmedian(
     w_u = np.bincount(inv, weights=w, minlength=len(d_u))
     room = deadline - t0 if math.isfinite(deadline) else math.inf
     cells = d_u.size
-    ls_budget = min(max(0.1 * room, 0.2), 20.0) if math.isfinite(room) else 5.0
-    heur = pmedian_local_search(d_u, w_u, p, fixed, budget_s=ls_budget, deadline=deadline)
-    best_sel, best_cost = heur, true_cost(d_u, w_u, heur)
-    t1 = time.perf_counter()
+    iters = max(200, min(1000, int(2e9 / max(cells, 1))))
     lag_budget = min(max(0.1 * room, 0.2), 10.0) if math.isfinite(room) else 10.0
+    # 1. quick incumbent (greedy + interchange), the Polyak target of the first ascent
+    quick = pmedian_local_search(d_u, w_u, p, fixed, budget_s=0.0, deadline=deadline)
+    best_sel, best_cost = quick, true_cost(d_u, w_u, quick)
+    # 2. Lagrangian ascent; the site sets it opens are the starts of the local search
     lag = pmedian_lagrangian(
         d_u,
         w_u,
         p,
         fixed,
         best_cost,
-        max_iter=max(200, min(1000, int(2e9 / max(cells, 1)))),
-        deadline=min(deadline, time.perf_counter() + lag_budget),
+        max_iter=iters,
+        deadline=min(deadline, time.perf_counter() + lag_budget / 2),
+    )
+    t1 = time.perf_counter()
+    # 3. iterated local search from the best of those starts
+    ls_budget = min(max(0.1 * room, 0.2), 20.0) if math.isfinite(room) else 5.0
+    heur = pmedian_local_search(
+        d_u,
+        w_u,
+        p,
+        fixed,
+        budget_s=ls_budget,
+        deadline=deadline,
+        lower=lag.bound,
+        starts=[best_sel, *lag.choices],
+    )
+    cost = true_cost(d_u, w_u, heur)
+    if cost < best_cost:
+        best_sel, best_cost = heur, cost
+    t2 = time.perf_counter()
+    # 4. a second ascent towards the better incumbent, warm-started
+    tol = 1e-9 * max(abs(best_cost), 1.0) if math.isfinite(best_cost) else 0.0
+    if not (math.isfinite(best_cost) and lag.bound >= best_cost - tol):
+        lag2 = pmedian_lagrangian(
+            d_u,
+            w_u,
+            p,
+            fixed,
+            best_cost,
+            max_iter=iters,
+            deadline=min(deadline, time.perf_counter() + lag_budget / 2),
+            lam0=lag.lam,
+        )
+        if lag2.bound > lag.bound:
+            lag = lag2
+    logger.debug(
+        "p-median: Lagrangian %.2fs, local search %.0f in %.2fs, bound %.0f after %.2fs",
+        t1 - t0,
+        best_cost,
+        t2 - t1,
+        lag.bound,
+        time.perf_counter() - t0,
     )
     tol = 1e-9 * max(abs(best_cost), 1.0) if math.isfinite(best_cost) else 0.0
-    logger.debug(
-        "p-median: local search %.0f in %.2fs, Lagrangian bound %.0f in %.2fs",
-        best_cost,
-        t1 - t0,
-        lag.bound,
-        time.perf_counter() - t1,
-    )
     if math.isfinite(best_cost) and lag.bound >= best_cost - tol:
         return np.sort(best_sel), "optimal", best_cost, 0.0
     # Reduced-cost fixing: a free candidate j outside the Lagrangian choice can be opened only

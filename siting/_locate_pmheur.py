@@ -124,6 +124,7 @@ def pmedian_local_search(
     seed: int = 0,
     lower: float = -math.inf,
     patience: int = 60,
+    starts: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Greedy start, interchange, then iterated local search; returns all selected columns.
 
@@ -131,8 +132,9 @@ def pmedian_local_search(
     distance here; the caller checks the true cost). Kicks drop a random 1 to p/4 of the free
     sites of the best answer and refill them greedily before the interchange runs again; the
     search stops after ``budget_s`` seconds, ``patience`` kicks in a row without improvement,
-    or once the cost reaches ``lower`` (a proven lower bound). Seeded: deterministic for the
-    same number of kicks.
+    or once the cost reaches ``lower`` (a proven lower bound). ``starts`` are further site lists
+    (e.g. the sites the Lagrangian relaxation opens), each completed, interchanged and the best
+    of all kept. Seeded: deterministic for the same number of kicks.
     """
     m = d.shape[1]
     fixed = np.asarray(fixed, dtype=np.int64)
@@ -144,7 +146,13 @@ def pmedian_local_search(
     def movable(sel):
         return ~np.isin(sel, fixed)
 
-    best, best_v = pmedian_swap(dm, w, best, movable(best), deadline=t_end)
+    best, best_v = pmedian_swap(dm, w, best, movable(best), deadline=deadline)
+    for st in starts or []:
+        st = np.setdiff1d(np.asarray(st, dtype=np.int64), fixed)[: n_open - len(fixed)]
+        cand = _fill(dm, w, np.concatenate([fixed, st]), n_open)
+        cand, v = pmedian_swap(dm, w, cand, movable(cand), deadline=deadline)
+        if v < best_v:
+            best, best_v = cand, v
     n_free = n_open - len(fixed)
     if n_free == 0 or n_open >= m:
         return np.sort(best)
@@ -180,6 +188,7 @@ class Lagrangian:
     rho: np.ndarray
     rho_in: float
     rho_out: float
+    choices: list[np.ndarray]
 
 
 def _lag_eval(cw: np.ndarray, lam: np.ndarray, fixed_mask: np.ndarray, p: int):
@@ -204,12 +213,15 @@ def pmedian_lagrangian(
     *,
     max_iter: int = 600,
     deadline: float = math.inf,
+    lam0: np.ndarray | None = None,
 ) -> Lagrangian:
     """Subgradient ascent on the Lagrangian dual (Polyak steps towards ``upper``).
 
     Rows of zero weight are left out (a relaxation). ``upper`` is the incumbent's cost; the
     ascent stops when the bound reaches it, after ``max_iter`` steps, when the step has shrunk
-    to nothing, or at ``deadline``.
+    to nothing, or at ``deadline``. ``lam0`` (per row) warm-starts the multipliers. The site
+    sets the relaxation opens at its last improving steps are returned as ``choices`` (good
+    starts for the local search).
     """
     n, m = d.shape
     pos = w > 0
@@ -221,13 +233,19 @@ def pmedian_lagrangian(
     lam = srt[:, k]
     lam = np.where(np.isfinite(lam), lam, srt[:, 0])
     lam = np.where(np.isfinite(lam), lam, 0.0)
+    if lam0 is not None:
+        lam = np.asarray(lam0, dtype=np.float64)[pos].copy()
     best = (-math.inf, lam, np.zeros(m))
+    choices: list[np.ndarray] = []
     scale, idle = 2.0, 0
     target = upper if math.isfinite(upper) else None
     for _ in range(max_iter):
         bound, rho, chosen = _lag_eval(cw, lam, fixed_mask, p)
         if bound > best[0] + 1e-12 * max(abs(bound), 1.0):
             best, idle = (bound, lam.copy(), rho), 0
+            ch = np.sort(chosen)
+            if not any(np.array_equal(ch, c) for c in choices[-8:]):
+                choices = [*choices[-7:], ch]
         else:
             idle += 1
             if idle >= 20:
@@ -247,4 +265,4 @@ def pmedian_lagrangian(
     rho_out = float(free[p]) if p < len(free) else math.inf
     full = np.zeros(n)
     full[pos] = lam
-    return Lagrangian(bound, full, rho, rho_in, rho_out)
+    return Lagrangian(bound, full, rho, rho_in, rho_out, choices[::-1])

@@ -66,15 +66,20 @@ def test_matches_brute_force(seed):
     assert np.array_equal(d[np.arange(n), sol.assignment], near)
 
 
-def test_planar_instances_that_need_the_mip_match_brute_force(monkeypatch):
-    # planar distances where the Lagrangian bound alone does not close the gap
+def test_instances_that_need_the_mip_match_brute_force(monkeypatch):
+    # integer distances (ties) and one planar case where the Lagrangian bound alone does not
+    # close the gap, so the radius model runs
     import siting._locate_pmedian as pm
 
     calls = []
     loop = pm._radius_loop
     monkeypatch.setattr(pm, "_radius_loop", lambda *a: calls.append(1) or loop(*a))
-    for n, m, p, seed in [(60, 15, 3, 2), (60, 15, 3, 3), (80, 20, 4, 4)]:
-        d, w = _instance(np.random.default_rng(seed), n, m)
+    for n, m, p, seed, planar in [
+        (60, 15, 3, 0, False),
+        (40, 12, 2, 1, False),
+        (100, 20, 3, 0, True),
+    ]:
+        d, w = _instance(np.random.default_rng(seed), n, m, spatial=planar)
         w = w + 1.0
         sol = p_median(d, p, weights=w)
         assert sol.status == "optimal"

@@ -6,8 +6,10 @@ content, the evaluation by inputs and parameters).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,7 +316,7 @@ def _load_areas(key: str | None, crs: Any) -> gpd.GeoDataFrame | None:
                 geometry=shapely.from_wkb(z["wkb"]),
                 crs=crs,
             )
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         logger.info("ignoring an unreadable service-area cache file %s", _areas_path(key))
         return None
 
@@ -322,10 +324,15 @@ def _load_areas(key: str | None, crs: Any) -> gpd.GeoDataFrame | None:
 def _save_areas(key: str | None, areas: gpd.GeoDataFrame) -> None:
     if key is None:
         return
+    import os
+    import threading
+
     path = _areas_path(key)
+    # a temporary name of this process and thread: sessions drawing the same areas at once
+    # each write their own file and the last rename wins (one shared name could interleave)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
         np.savez(
             tmp,
             point_index=areas["point_index"].to_numpy(dtype=np.int64),
@@ -337,6 +344,8 @@ def _save_areas(key: str | None, areas: gpd.GeoDataFrame) -> None:
         tmp.replace(path)
     except OSError as exc:  # a read-only cache folder only costs time
         logger.info("could not cache service areas: %s", exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The page router run for every browser session (``app.py`` serves it; AppTest runs it directly).
 
-Order: page setup, the demo warm-up (once per process), the login gate, the language switch,
-the navigation and the shared sidebar, then the chosen page.
+Order: the upload-reply fix (:func:`siting.ui.warm.keep_upload_replies`), page setup, the demo
+warm-up (once per process), the login gate, the language switch, the navigation and the shared
+sidebar, then the chosen page.
 """
 
 import os
@@ -18,6 +19,8 @@ HERE = Path(__file__).resolve().parent
 # shadow top-level modules (a library's "import coverage" found a page once), so take it off.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(HERE)]
 
+# before any upload of this process: a rerun must not drop the browser's upload URL
+warm.keep_upload_replies()
 st.set_page_config(page_title="党群服务站点规划 siting", page_icon=":material/map:", layout="wide")
 warm.start()
 if not auth.gate():

@@ -24,7 +24,15 @@ from typing import Any
 
 from siting import settings
 
-__all__ = ["DemoBase", "demo", "eval_key", "recording", "start", "timings"]
+__all__ = [
+    "DemoBase",
+    "demo",
+    "eval_key",
+    "keep_upload_replies",
+    "recording",
+    "start",
+    "timings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +187,57 @@ def _warm() -> None:
         _imports()
     except Exception:
         logger.warning("import warm-up failed", exc_info=True)
+
+
+def keep_upload_replies() -> bool:
+    """Make Streamlit keep its upload-URL replies when a rerun starts (once per process).
+
+    A file upload starts with the browser asking the server for an upload URL (a
+    ``file_urls_request``); the reply waits in the session's outgoing queue until the server's
+    next flush. When a run of the session's script starts in between (the rerun of the
+    session's previous upload, say), Streamlit 1.67 clears that queue keeping only lifecycle
+    messages (and toasts), so the reply is dropped; the browser then waits for it forever and
+    the file never uploads, nor does a second try in the same uploader. With several busy
+    sessions the flush comes late and this hit about one run in two of the ten-session load
+    test. The reply belongs to no script run, so it is kept, as Streamlit keeps toasts.
+
+    Returns True when the queue keeps them (False if this Streamlit has no such queue).
+    """
+    try:
+        from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+    except ImportError:  # pragma: no cover - another Streamlit layout
+        logger.warning("cannot keep upload-URL replies: no streamlit ForwardMsgQueue")
+        return False
+    with _lock:
+        clear = ForwardMsgQueue.clear
+        if getattr(clear, "_siting_keeps_replies", False):
+            return True
+
+        def clear_keeping_replies(
+            self: Any,
+            retain_lifecycle_msgs: bool = False,
+            fragment_ids_this_run: list[str] | None = None,
+        ) -> None:
+            queue = getattr(self, "_queue", None)
+            replies = (
+                [m for m in queue if m.WhichOneof("type") == "file_urls_response"]
+                if retain_lifecycle_msgs and queue
+                else []
+            )
+            clear(
+                self,
+                retain_lifecycle_msgs=retain_lifecycle_msgs,
+                fragment_ids_this_run=fragment_ids_this_run,
+            )
+            if replies:
+                # non-delta messages: the cleared queue's delta index is unaffected
+                self._queue[:0] = replies
+                logger.info("kept %d upload-URL replies across a rerun", len(replies))
+
+        clear_keeping_replies._siting_keeps_replies = True  # type: ignore[attr-defined]
+        clear_keeping_replies.__wrapped__ = clear  # type: ignore[attr-defined]
+        ForwardMsgQueue.clear = clear_keeping_replies  # type: ignore[method-assign]
+    return True
 
 
 def start() -> threading.Thread:

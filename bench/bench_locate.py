@@ -181,8 +181,8 @@ def main(argv=None) -> None:
         "spopt+CBC wall s",
         "cpu s",
         "objective",
-        "x plain (wall)",
-        "x CBC (wall)",
+        "x plain wall (cpu)",
+        "x CBC wall (cpu)",
     )
     for p in (20,) if args.quick else (20, 50):
         ours, ot, oc, ol = timed(mclp, inst.coverage, w, p)
@@ -202,8 +202,8 @@ def main(argv=None) -> None:
             f"{ct:.2f} ({cs})",
             f"{cc:.2f}",
             co,
-            f"{pt / ot:.1f}",
-            f"{'>=' if cs != 'optimal' else ''}{ct / ot:.1f}",
+            f"{pt / ot:.1f} ({pc / oc:.1f})",
+            f"{'>=' if cs != 'optimal' else ''}{ct / ot:.1f} ({cc / oc:.1f})",
         )
         fx = np.argsort(-np.asarray(inst.coverage.sum(axis=0)).ravel())[:10]
         f, ft, fc, fl = timed(mclp, inst.coverage, w, p, fixed=fx)

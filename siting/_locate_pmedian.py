@@ -23,19 +23,22 @@ farther than their truncation get more levels and the model is solved again.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import time
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from siting._locate_highs import solve_mip
 from siting._locate_pmheur import pmedian_lagrangian, pmedian_local_search
 
 __all__ = ["solve_pmedian"]
 
 logger = logging.getLogger(__name__)
+
+AGE_LIMIT = 1  # node solves a cut may stay slack before it is dropped from the master LP
 
 
 def true_cost(d: np.ndarray, w: np.ndarray, sel: np.ndarray) -> float:
@@ -70,7 +73,7 @@ def solve_pmedian(
     room = deadline - t0 if math.isfinite(deadline) else math.inf
     cells = d_u.size
     iters = max(200, min(1000, int(2e9 / max(cells, 1))))
-    lag_budget = min(max(0.1 * room, 0.2), 10.0) if math.isfinite(room) else 10.0
+    lag_budget = min(max(0.05 * room, 0.2), 3.0) if math.isfinite(room) else 3.0
     # 1. quick incumbent (greedy + interchange), the Polyak target of the first ascent
     quick = pmedian_local_search(d_u, w_u, p, fixed, budget_s=0.0, deadline=deadline)
     best_sel, best_cost = quick, true_cost(d_u, w_u, quick)
@@ -82,11 +85,11 @@ def solve_pmedian(
         fixed,
         best_cost,
         max_iter=iters,
-        deadline=min(deadline, time.perf_counter() + lag_budget / 2),
+        deadline=min(deadline, time.perf_counter() + lag_budget),
     )
     t1 = time.perf_counter()
     # 3. iterated local search from the best of those starts
-    ls_budget = min(max(0.1 * room, 0.2), 20.0) if math.isfinite(room) else 5.0
+    ls_budget = min(max(0.02 * room, 0.2), 2.0) if math.isfinite(room) else 2.0
     heur = pmedian_local_search(
         d_u,
         w_u,
@@ -101,21 +104,7 @@ def solve_pmedian(
     if cost < best_cost:
         best_sel, best_cost = heur, cost
     t2 = time.perf_counter()
-    # 4. a second ascent towards the better incumbent, warm-started
     tol = 1e-9 * max(abs(best_cost), 1.0) if math.isfinite(best_cost) else 0.0
-    if not (math.isfinite(best_cost) and lag.bound >= best_cost - tol):
-        lag2 = pmedian_lagrangian(
-            d_u,
-            w_u,
-            p,
-            fixed,
-            best_cost,
-            max_iter=iters,
-            deadline=min(deadline, time.perf_counter() + lag_budget / 2),
-            lam0=lag.lam,
-        )
-        if lag2.bound > lag.bound:
-            lag = lag2
     logger.debug(
         "p-median: Lagrangian %.2fs, local search %.0f in %.2fs, bound %.0f after %.2fs",
         t1 - t0,
@@ -140,8 +129,8 @@ def solve_pmedian(
     logger.debug("p-median: %d of %d candidates kept", len(cols), m_all)
     pos_of = np.full(m_all, -1)
     pos_of[cols] = np.arange(len(cols))
-    sel_r, status, cost_r, bound_r = _radius_loop(
-        d_u[:, cols], w_u, p, pos_of[fixed], pos_of[best_sel], deadline
+    sel_r, status, cost_r, bound_r = _benders_bb(
+        d_u[:, cols], w_u, p, pos_of[fixed], pos_of[best_sel], lag.lam, deadline
     )
     if status == "infeasible":
         if not math.isfinite(best_cost):
@@ -157,167 +146,206 @@ def solve_pmedian(
     return np.sort(best_sel), "feasible", best_cost, _gap(best_cost, lower)
 
 
-def _radius_loop(d_u, w_u, p, fixed, start_sel, deadline):
-    """Radius model with row generation; returns (selected, status, cost, proven lower bound).
+def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
+    """Branch-and-Benders-cut on ``y``; returns (selected, status, cost, proven lower bound).
 
-    ``status`` is "optimal" (the returned answer is optimal for this candidate set),
-    "feasible" or "infeasible".
+    Master LP: ``min sum_i w_i theta_i`` s.t. ``sum_j y_j = p + |fixed|``, ``0 <= y <= 1``
+    (fixed sites at 1), covering rows for rows with not-allowed pairs, and cuts
+    ``theta_i + sum_j (D - d_ij)^+ y_j >= D`` for chosen thresholds ``D`` (each is valid for
+    every site set: the nearest open site is at ``c``, the left side is at most ``c`` when
+    ``c <= D`` and at most ``D`` otherwise). Separation at an LP point puts ``D`` where the
+    row's cumulative ``y`` reaches 1 (the radius formulation's most violated level), so the
+    cut loop ends at the LP bound of the radius formulation without building its
+    rows x levels variables. Best-first branching on the most fractional ``y``, cuts kept
+    globally, LP reduced-cost fixing at every node; an integral node with no violated cut is a
+    site set whose true cost the master matches.
+
+    ``status`` is "optimal" (for this candidate set), "feasible" (deadline) or "infeasible".
     """
-    m = d_u.shape[1]
+    m = d.shape[1]
     n_open = p + len(fixed)
-    finite_u = np.isfinite(d_u)
-    nu = len(d_u)
-    best_sel, best_cost = start_sel, true_cost(d_u, w_u, start_sel)
-
-    # Distinct levels per row; level (1-based) of each entry, inf entries get n_lev + 1.
-    order = np.argsort(d_u, axis=1, kind="stable")
-    srt = np.take_along_axis(d_u, order, axis=1)
-    new = np.ones_like(srt, dtype=bool)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    new &= np.isfinite(srt)
-    n_lev = new.sum(axis=1)
-    csum = np.cumsum(new, axis=1)
-    lev_vals = np.full((nu, m + 1), np.inf)
-    rr, cc = np.nonzero(new)
-    lev_vals[rr, csum[rr, cc] - 1] = srt[rr, cc]
-    level = np.empty((nu, m), dtype=np.int64)
-    np.put_along_axis(level, order, csum, axis=1)
-    level[~finite_u] = np.broadcast_to(n_lev[:, None] + 1, (nu, m))[~finite_u]
-
-    # Hard cap: nearest fixed site; rows never need levels beyond it.
-    cap = n_lev.copy()
-    if len(fixed):
-        fl = level[:, fixed].min(axis=1)
-        cap = np.minimum(cap, fl)
-    need_cover = (~finite_u).any(axis=1)
-    if len(fixed):
-        need_cover &= ~finite_u[:, fixed].any(axis=1)
-
-    def lev_of(sel: np.ndarray) -> np.ndarray:
-        return level[:, sel].min(axis=1) if len(sel) else n_lev.copy()
-
-    trunc = np.minimum(np.maximum(lev_of(best_sel), 1), cap)
-    w_pos = w_u > 0
-    trunc[~w_pos] = 1  # zero-weight rows only need the covering constraint
-    bound = -math.inf
-    status = "feasible"
-    rounds = 0
-    while True:
-        rounds += 1
-        remaining = deadline - time.perf_counter()
-        model = _build(d_u, w_u, level, lev_vals, trunc, need_cover, n_open, fixed)
-        start = _start(best_sel, level, trunc, model["nz"], m)
-        res = solve_mip(
-            model["c"],
-            model["a"],
-            model["rl"],
-            model["ru"],
-            model["lb"],
-            model["ub"],
-            model["int"],
-            offset=model["offset"],
-            time_limit=remaining if math.isfinite(remaining) else None,
-            start=start,
+    pos_rows = np.flatnonzero(w > 0)
+    np_ = len(pos_rows)
+    dp = d[pos_rows]
+    wp = w[pos_rows]
+    finite = np.isfinite(d)
+    order = np.argsort(dp, axis=1, kind="stable")
+    dsrt = np.take_along_axis(dp, order, axis=1)
+    n_fin = np.isfinite(dsrt).sum(axis=1)
+    best_sel = np.asarray(start_sel, dtype=np.int64)
+    best_cost = true_cost(d, w, best_sel) if len(best_sel) else math.inf
+    inf = highspy.kHighsInf
+    h = highspy.Highs()
+    h.silent()
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("presolve", "off")
+    dmin = np.where(n_fin > 0, dsrt[:, 0], 0.0)
+    lo = np.concatenate([np.zeros(m), dmin])
+    hi = np.concatenate([np.ones(m), np.full(np_, inf)])
+    lo[fixed] = 1.0
+    h.addVars(m + np_, lo, hi)
+    h.changeColsCost(m + np_, np.arange(m + np_, dtype=np.int32), np.concatenate([np.zeros(m), wp]))
+    h.addRow(n_open, n_open, m, np.arange(m, dtype=np.int32), np.ones(m))
+    cover = np.flatnonzero((~finite).any(axis=1))
+    if len(cover):
+        ci, cj = np.nonzero(finite[cover])
+        _add_rows(
+            h,
+            sp.csr_array((np.ones(len(ci)), (ci, cj)), shape=(len(cover), m + np_)),
+            np.ones(len(cover)),
         )
-        if res.status == "infeasible":
-            return np.array([], dtype=np.int64), "infeasible", math.inf, math.inf
-        if res.x is None:
+    n_cuts = 0
+    n_base = h.getNumRow()  # cardinality and covering rows: never removed
+    age = np.zeros(0, dtype=np.int64)  # per cut row: node solves in a row it was slack
+
+    def add_cuts(rows, thr):
+        nonlocal n_cuts, age
+        coef = np.maximum(thr[:, None] - dp[rows], 0.0)  # inf distances give 0
+        r, c = np.nonzero(coef > 0)
+        a = sp.csr_array(
+            (
+                np.concatenate([coef[r, c], np.ones(len(rows))]),
+                (np.concatenate([r, np.arange(len(rows))]), np.concatenate([c, m + rows])),
+            ),
+            shape=(len(rows), m + np_),
+        )
+        _add_rows(h, a, thr)
+        n_cuts += len(rows)
+        age = np.concatenate([age, np.zeros(len(rows), dtype=np.int64)])
+
+    def age_cuts():
+        """Drop cuts slack at AGE_LIMIT node solves in a row (all cuts stay valid; a dropped
+        one is separated again when violated)."""
+        nonlocal age
+        act = np.asarray(h.getSolution().row_value)[n_base:]
+        low = np.asarray(h.getLp().row_lower_)[n_base:]
+        slack = act - low > 1e-6 * np.maximum(np.abs(low), 1.0)
+        age = np.where(slack, age + 1, 0)
+        drop = np.flatnonzero(age > AGE_LIMIT)
+        if len(drop) > 200:
+            h.deleteRows(len(drop), (drop + n_base).astype(np.int32))
+            age = np.delete(age, drop)
+
+    def separate(y, th):
+        cy = np.cumsum(y[order], axis=1)
+        k = np.minimum((cy < 1.0 - 1e-9).sum(axis=1), np.maximum(n_fin - 1, 0))
+        thr = dsrt[np.arange(np_), k]
+        val = thr - (np.maximum(thr[:, None] - dp, 0.0) * y).sum(axis=1)
+        viol = val > th + 1e-7 * np.maximum(np.abs(val), 1.0)
+        return np.flatnonzero(viol), thr
+
+    if np_:
+        if len(best_sel):
+            inc = dp[:, best_sel].min(axis=1)
+            ok = np.isfinite(inc)
+            if ok.any():
+                add_cuts(np.flatnonzero(ok), inc[ok])
+        lam_d = lam[pos_rows] / wp
+        ok = np.isfinite(lam_d) & (lam_d > dmin)
+        if ok.any():
+            add_cuts(np.flatnonzero(ok), lam_d[ok])
+
+    def tol_of(v):
+        return 1e-9 * max(abs(v), 1.0) if math.isfinite(v) else 0.0
+
+    def solve_node(lb, ub):
+        """LP value with cuts (or None when infeasible), y, reduced costs; raises on trouble."""
+        h.changeColsBounds(m, np.arange(m, dtype=np.int32), lb, ub)
+        retry = True
+        for _ in range(500):
+            rem = deadline - time.perf_counter()
+            if rem <= 0:
+                raise TimeoutError
+            if math.isfinite(rem):
+                h.setOptionValue("time_limit", float(rem))
+            h.run()
+            st = h.getModelStatus()
+            if st == highspy.HighsModelStatus.kInfeasible:
+                return None, None, None
+            if st != highspy.HighsModelStatus.kOptimal and retry:
+                retry = False  # numerical trouble: once more from a fresh factorisation
+                h.clearSolver()
+                continue
+            if st != highspy.HighsModelStatus.kOptimal:
+                logger.debug("p-median B&B: LP status %s", h.modelStatusToString(st))
+                raise TimeoutError
+            retry = True
+            obj = float(h.getInfo().objective_function_value)
+            x = np.asarray(h.getSolution().col_value)
+            if obj >= best_cost - tol_of(best_cost):
+                return obj, None, None
+            y, th = x[:m], x[m:]
+            viol, thr = separate(y, th) if np_ else (np.zeros(0, dtype=np.int64), None)
+            if len(viol) == 0:
+                rc = np.asarray(h.getSolution().col_dual)[:m]
+                age_cuts()
+                return obj, y, rc
+            add_cuts(viol, thr[viol])
+        logger.debug("p-median B&B: cut loop did not settle")
+        raise TimeoutError
+
+    lb0 = np.zeros(m)
+    lb0[fixed] = 1.0
+    ub0 = np.ones(m)
+    heap = [(-math.inf, 0, 0, lb0, ub0)]  # (bound, -depth, tie-break, lower, upper)
+    count = 0
+    nodes = 0
+    status = "optimal"
+    while heap:
+        bound, neg_depth, _, lb, ub = heapq.heappop(heap)
+        if bound >= best_cost - tol_of(best_cost):
+            continue
+        try:
+            obj, y, rc = solve_node(lb, ub)
+        except TimeoutError:
+            count += 1
+            heapq.heappush(heap, (bound, neg_depth, count, lb, ub))
+            status = "feasible"
             break
-        bound = max(bound, res.bound)
-        sel = np.flatnonzero(res.x[:m] > 0.5)
-        cost = true_cost(d_u, w_u, sel)
-        if cost < best_cost:
-            best_sel, best_cost = sel, cost
-        if res.status != "optimal":
-            break
-        tol = 1e-9 * max(abs(best_cost), 1.0)
-        if best_cost <= res.objective + tol or best_cost <= bound + tol:
-            status = "optimal"
-            break
-        deeper = np.minimum(lev_of(sel), cap)
-        grow = w_pos & (deeper > trunc)
-        if not grow.any():  # cannot happen for a correct relaxation; be honest anyway
-            break
-        trunc[grow] = deeper[grow]
-        logger.debug("p-median round %d: %d rows get more levels", rounds, int(grow.sum()))
+        nodes += 1
+        if obj is None or y is None:
+            continue  # infeasible or not better than the incumbent
+        if np.all(np.minimum(y, 1.0 - y) < 1e-6):
+            sel = np.flatnonzero(y > 0.5)
+            cost = true_cost(d, w, sel)
+            if cost < best_cost:
+                best_sel, best_cost = sel, cost
+            continue
+        # reduced-cost fixing for the subtree (rc >= 0 at lower bounds, <= 0 at upper bounds)
+        lb, ub = lb.copy(), ub.copy()
+        slack = best_cost + tol_of(best_cost)
+        ub[(y < 1e-9) & (obj + rc > slack) & (lb < 0.5)] = 0.0
+        lb[(y > 1.0 - 1e-9) & (obj - rc > slack) & (ub > 0.5)] = 1.0
+        j = int(np.argmax(np.minimum(y, 1.0 - y)))
+        for v in (1.0, 0.0):
+            lb2, ub2 = lb.copy(), ub.copy()
+            lb2[j] = ub2[j] = v
+            count += 1
+            heapq.heappush(heap, (obj, neg_depth - 1, count, lb2, ub2))
+    logger.debug("p-median B&B: %d nodes, %d cuts, status %s", nodes, n_cuts, status)
     if status == "optimal":
-        bound = best_cost
-    return np.sort(best_sel), status, best_cost, bound
+        if not math.isfinite(best_cost):
+            return np.array([], dtype=np.int64), "infeasible", math.inf, math.inf
+        return np.sort(best_sel), "optimal", best_cost, best_cost
+    lower = min([best_cost, *(b for b, *_ in heap)])
+    return np.sort(best_sel), "feasible", best_cost, lower
+
+
+def _add_rows(h, a, lower):
+    a = sp.csr_array(a)
+    a.sort_indices()
+    h.addRows(
+        a.shape[0],
+        np.asarray(lower, dtype=np.float64),
+        np.full(a.shape[0], highspy.kHighsInf),
+        a.nnz,
+        a.indptr[:-1].astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+    )
 
 
 def _gap(ub: float, lb: float) -> float:
     if not (math.isfinite(ub) and math.isfinite(lb)):
         return math.inf
     return max(ub - lb, 0.0) / max(abs(ub), 1e-10)
-
-
-def _build(d, w, level, lev_vals, trunc, need_cover, n_open, fixed):
-    """Arrays of the truncated chained radius model; columns are y (m) then z."""
-    nu, m = d.shape
-    nz_per = np.maximum(trunc - 1, 0)
-    off = np.concatenate([[0], np.cumsum(nz_per)])
-    nz = int(off[-1])
-    row_of_z = np.repeat(np.arange(nu), nz_per)
-    k_of_z = np.arange(nz) - off[row_of_z] + 1  # 1-based level
-    # z objective: w (D^{k+1} - D^k)
-    c = np.zeros(m + nz)
-    c[m:] = w[row_of_z] * (lev_vals[row_of_z, k_of_z] - lev_vals[row_of_z, k_of_z - 1])
-    offset = float(w @ np.where(np.isfinite(lev_vals[:, 0]), lev_vals[:, 0], 0.0))
-    # constraint rows: one per z (same index), then covering rows, then cardinality
-    ent_r, ent_c, ent_v = [], [], []
-    ent_r.append(np.arange(nz))
-    ent_c.append(m + np.arange(nz))
-    ent_v.append(np.ones(nz))
-    prev = k_of_z >= 2
-    ent_r.append(np.arange(nz)[prev])
-    ent_c.append(m + np.arange(nz)[prev] - 1)
-    ent_v.append(-np.ones(int(prev.sum())))
-    mask = level <= nz_per[:, None]
-    ri, cj = np.nonzero(mask)
-    ent_r.append(off[ri] + level[ri, cj] - 1)
-    ent_c.append(cj)
-    ent_v.append(np.ones(len(ri)))
-    rl = np.where(k_of_z == 1, 1.0, 0.0)
-    cov_rows = np.flatnonzero(need_cover)
-    ci, cj2 = np.nonzero(np.isfinite(d[cov_rows]))
-    ent_r.append(nz + ci)
-    ent_c.append(cj2)
-    ent_v.append(np.ones(len(ci)))
-    n_rows = nz + len(cov_rows) + 1
-    ent_r.append(np.full(m, n_rows - 1))
-    ent_c.append(np.arange(m))
-    ent_v.append(np.ones(m))
-    a = sp.coo_array(
-        (np.concatenate(ent_v), (np.concatenate(ent_r), np.concatenate(ent_c))),
-        shape=(n_rows, m + nz),
-    )
-    rl = np.concatenate([rl, np.ones(len(cov_rows)), [n_open]])
-    ru = np.concatenate([np.full(nz + len(cov_rows), np.inf), [n_open]])
-    lb = np.zeros(m + nz)
-    lb[fixed] = 1.0
-    ub = np.ones(m + nz)
-    integ = np.zeros(m + nz, dtype=bool)
-    integ[:m] = True
-    return {
-        "c": c,
-        "a": a,
-        "rl": rl,
-        "ru": ru,
-        "lb": lb,
-        "ub": ub,
-        "int": integ,
-        "offset": offset,
-        "nz": (off, nz_per),
-    }
-
-
-def _start(sel, level, trunc, nz_info, m):
-    off, nz_per = nz_info
-    nz = int(off[-1])
-    x = np.zeros(m + nz)
-    x[sel] = 1.0
-    lv = level[:, sel].min(axis=1) if len(sel) else np.full(len(level), 10**9)
-    row_of_z = np.repeat(np.arange(len(level)), nz_per)
-    k_of_z = np.arange(nz) - off[row_of_z] + 1
-    x[m:] = (k_of_z < lv[row_of_z]).astype(np.float64)
-    return x

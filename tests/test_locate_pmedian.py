@@ -68,12 +68,12 @@ def test_matches_brute_force(seed):
 
 def test_instances_that_need_the_mip_match_brute_force(monkeypatch):
     # integer distances (ties) and one planar case where the Lagrangian bound alone does not
-    # close the gap, so the radius model runs
+    # close the gap, so the branch-and-cut runs
     import siting._locate_pmedian as pm
 
     calls = []
-    loop = pm._radius_loop
-    monkeypatch.setattr(pm, "_radius_loop", lambda *a: calls.append(1) or loop(*a))
+    loop = pm._benders_bb
+    monkeypatch.setattr(pm, "_benders_bb", lambda *a: calls.append(1) or loop(*a))
     for n, m, p, seed, planar in [
         (60, 15, 3, 0, False),
         (40, 12, 2, 1, False),

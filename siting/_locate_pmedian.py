@@ -1,24 +1,33 @@
-"""Uncapacitated p-median by the radius formulation with row generation.
+"""Uncapacitated p-median: Lagrangian bound, local search, then branch-and-Benders-cut.
 
-Formulation (Elloumi 2010; Garcia, Labbe & Marin 2011, "Solving large p-median problems with a
-radius formulation"). For demand row ``i`` let ``D_i^1 < D_i^2 < ... < D_i^K`` be its distinct
-allowed distances. With ``z_i^k = 1`` meaning "no open site within ``D_i^k``" the cost of row
-``i`` is ``D_i^1 + sum_k (D_i^{k+1} - D_i^k) z_i^k``. We write the covering constraints in the
-chained, sparse form (same LP bound as ``z_i^k + sum_{d_ij <= D_i^k} y_j >= 1``)::
+Pipeline (:func:`solve_pmedian`): identical rows merged; greedy plus interchange; subgradient
+ascent on the Lagrangian dual (assignment rows relaxed), whose site sets start an iterated
+local search; Lagrangian reduced-cost fixing drops the candidates that cannot be in a better
+solution (2,000 x 500, p = 20: 500 -> about 320); then an exact branch-and-bound on the site
+variables ``y`` over a Benders master solved by HiGHS as an LP.
 
-    z_i^1 + sum_{j: d_ij = D_i^1} y_j >= 1
-    z_i^k - z_i^{k-1} + sum_{j: d_ij = D_i^k} y_j >= 0      (k >= 2)
+Master and cuts. The radius formulation (Elloumi 2010; Garcia, Labbe & Marin 2011) projected
+onto ``y`` and one cost variable per demand row is ``min sum_i w_i theta_i`` subject to
+``sum_j y_j = p`` and, for every row ``i`` and threshold ``D``::
 
-so each row costs O(K_i + m) non-zeros instead of O(K_i * m) (classical formulation: n*m
-assignment variables and n*m linking rows; 1,000,000 of each at 2,000 x 500).
+    theta_i + sum_j max(D - d_ij, 0) y_j >= D
 
-Why this one: the LP bound equals the classical one (which is very tight for p-median), while
-the model is an order of magnitude smaller. Further, rows only need levels up to the distance
-they actually travel, so we start each row truncated at its distance in the greedy-plus-swap
-incumbent (and never beyond its nearest fixed site). A truncated model is a relaxation (its
-objective under-estimates the true cost), so its optimum is a proven lower bound; if the true
-cost of its solution equals that bound the solution is optimal, otherwise the rows that travel
-farther than their truncation get more levels and the model is solved again.
+(the nearest open site at ``c`` gives ``theta_i >= c``). For an LP point the most violated
+threshold of a row is where its cumulative ``y`` (candidates by distance) reaches 1, so cuts are
+separated in closed form and the master's LP bound equals the radius formulation's without its
+rows x levels variables: on 2,000 x 500 the cut loop reaches the LP bound 538,688,101 in about
+1.5 s where HiGHS needed 23-48 s for the radius LP itself. The first cuts are at the
+incumbent's distances and at the Lagrangian thresholds ``lam_i / w_i`` (so the first LP is
+already at least the Lagrangian bound).
+
+Why our own branch-and-bound: HiGHS has no lazy-constraint callback, and a MIP solve of a master
+with a fixed set of cuts under-estimates the cost of the site sets it was not cut at (the old
+truncated radius model proved 2.24% after 300 s). Here every node re-separates, so an
+integral node with no violated cut is priced exactly. Best-first order, branching on the most
+fractional ``y`` (branching on the largest fractional one: 4x the nodes), LP reduced-cost
+fixing at every node, cuts kept globally and dropped once slack at a node solve (13 s against
+17 s CPU without ageing). The LP gap of the benchmark instance is 0.295% (LP 538,688,101,
+optimum 539,935,991.8); about 50 nodes close it.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ __all__ = ["solve_pmedian"]
 
 logger = logging.getLogger(__name__)
 
+NODE_ROUNDS = 500  # LP solves per node below the root while y is fractional (1-3: 40% more
+# nodes and 35-45% more time on 2,000 x 500, p = 20)
 AGE_LIMIT = 1  # node solves a cut may stay slack before it is dropped from the master LP
 
 
@@ -57,11 +68,8 @@ def solve_pmedian(
 ) -> tuple[np.ndarray, str, float, float]:
     """Solve; returns (selected, status, objective, gap). ``d`` dense, rows all allowed somewhere.
 
-    Steps: identical rows merged; iterated local search for the incumbent; Lagrangian bound
-    (stop here if it meets the incumbent); Lagrangian reduced-cost fixing drops the candidates
-    that cannot be in a better solution; the radius model with row generation on what is left.
-    Rows with zero weight must still be served when some candidates are not allowed for them;
-    they are handled by plain covering constraints.
+    See the module docstring for the steps. Rows with zero weight must still be served when
+    some candidates are not allowed for them; they get plain covering rows in the master.
     """
     t0 = time.perf_counter()
     m_all = d.shape[1]
@@ -248,11 +256,16 @@ def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
     def tol_of(v):
         return 1e-9 * max(abs(v), 1.0) if math.isfinite(v) else 0.0
 
-    def solve_node(lb, ub):
-        """LP value with cuts (or None when infeasible), y, reduced costs; raises on trouble."""
+    def solve_node(lb, ub, rounds):
+        """LP value with cuts (or None when infeasible), y, reduced costs; raises on trouble.
+
+        At most ``rounds`` LP solves while ``y`` stays fractional (the value of any of them is
+        a valid bound: the master with fewer cuts is a relaxation); an integral ``y`` is cut
+        until no cut is violated, so its ``theta`` are its true distances.
+        """
         h.changeColsBounds(m, np.arange(m, dtype=np.int32), lb, ub)
         retry = True
-        for _ in range(500):
+        for r in range(500):
             rem = deadline - time.perf_counter()
             if rem <= 0:
                 raise TimeoutError
@@ -276,9 +289,13 @@ def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
                 return obj, None, None
             y, th = x[:m], x[m:]
             viol, thr = separate(y, th) if np_ else (np.zeros(0, dtype=np.int64), None)
-            if len(viol) == 0:
+            frac = not np.all(np.minimum(y, 1.0 - y) < 1e-6)
+            if len(viol) == 0 or (frac and r + 1 >= rounds):
                 rc = np.asarray(h.getSolution().col_dual)[:m]
-                age_cuts()
+                if len(viol):
+                    add_cuts(viol, thr[viol])
+                else:
+                    age_cuts()
                 return obj, y, rc
             add_cuts(viol, thr[viol])
         logger.debug("p-median B&B: cut loop did not settle")
@@ -296,7 +313,7 @@ def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
         if bound >= best_cost - tol_of(best_cost):
             continue
         try:
-            obj, y, rc = solve_node(lb, ub)
+            obj, y, rc = solve_node(lb, ub, 500 if nodes == 0 else NODE_ROUNDS)
         except TimeoutError:
             count += 1
             heapq.heappush(heap, (bound, neg_depth, count, lb, ub))

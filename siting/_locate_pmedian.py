@@ -269,8 +269,8 @@ def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
             rem = deadline - time.perf_counter()
             if rem <= 0:
                 raise TimeoutError
-            if math.isfinite(rem):
-                h.setOptionValue("time_limit", float(rem))
+            if math.isfinite(rem):  # HiGHS's clock runs across all solves of this object
+                h.setOptionValue("time_limit", float(h.getRunTime() + rem))
             h.run()
             st = h.getModelStatus()
             if st == highspy.HighsModelStatus.kInfeasible:

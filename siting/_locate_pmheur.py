@@ -148,6 +148,8 @@ def pmedian_local_search(
 
     best, best_v = pmedian_swap(dm, w, best, movable(best), deadline=deadline)
     for st in starts or []:
+        if time.perf_counter() > t_end:
+            break
         st = np.setdiff1d(np.asarray(st, dtype=np.int64), fixed)[: n_open - len(fixed)]
         cand = _fill(dm, w, np.concatenate([fixed, st]), n_open)
         cand, v = pmedian_swap(dm, w, cand, movable(cand), deadline=deadline)

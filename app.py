@@ -1,16 +1,19 @@
 """The siting web app: ``streamlit run app.py``.
 
-Runs the page router :mod:`siting.ui.main` on every script run (pages live in ``siting/ui/``).
-The first run starts the process-wide warm-up (:func:`siting.ui.warm.start`): the bundled demo
-is loaded, its road network built and evaluated once and shared read-only by every session.
-
-(Streamlit's ASGI ``st.App`` with a lifespan hook would start the warm-up with the server, but
-in Streamlit 1.67 the streamlit-folium map component stays blank in that mode.)
+An ASGI :class:`streamlit.App` serving the page router :mod:`siting.ui.main` (pages live in
+``siting/ui/``). Importing this module (the server does it as it starts, before any browser
+connects) starts the process-wide warm-up (:func:`siting.ui.warm.start`): the bundled demo is
+loaded, its road network built and evaluated once (shared read-only by every session) and the
+map modules are imported, so the first visitor finds them ready.
 """
 
-import runpy
 from pathlib import Path
 
-runpy.run_path(
-    str(Path(__file__).resolve().parent / "siting" / "ui" / "main.py"), run_name="__main__"
-)
+import streamlit as st
+
+from siting.ui import warm
+
+warm.keep_upload_replies()
+warm.start()
+
+app = st.App(str(Path(__file__).resolve().parent / "siting" / "ui" / "main.py"))

@@ -78,3 +78,4 @@ try:
     page.run()
 finally:
     common.sidebar_status(slot)
+    warm.later()  # the download modules, now that the first page is out

@@ -1,10 +1,11 @@
 """Process-wide warm-up: the bundled demo loaded, its network built and evaluated once.
 
 The demo is not a user's upload, so one read-only copy serves every session of the process.
-:func:`start` runs :func:`demo` in a background thread when the server starts (``app.py``'s
-lifespan hook) or on the first page run, so the first visitor finds the demo ready (or nearly);
-:func:`demo` waits for that work instead of repeating it. The heavy modules the pages use
-(folium, streamlit-folium, openpyxl) are imported by the same thread.
+:func:`start` runs :func:`demo` in a background thread from the first script run of the process
+(``app.py`` calls it before the router imports its modules), so the first visitor finds the
+demo ready (or nearly); :func:`demo` waits for that work instead of repeating it. The map
+modules (folium, streamlit-folium) are imported meanwhile by a second thread, the download
+modules (openpyxl) only after the first page ran (:func:`later`).
 
 Nothing here holds session data: uploads go through the content-keyed caches of
 :mod:`siting.ui.common`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import logging
 import threading
@@ -29,6 +31,7 @@ __all__ = [
     "demo",
     "eval_key",
     "keep_upload_replies",
+    "later",
     "recording",
     "start",
     "timings",
@@ -42,9 +45,11 @@ logger = logging.getLogger(__name__)
 # process-wide lock around catch_warnings serialised every evaluation of every session).
 _local = threading.local()
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while the demo is built
+_start_lock = threading.Lock()  # starting threads, installing the reply fix: never waits long
 _state: dict[str, Any] = {}
 _thread: threading.Thread | None = None
+_started: set[str] = set()
 _timings: dict[str, float] = {}
 
 #: Largest walking radius the app offers (the coverage page's slider); one distance search
@@ -166,27 +171,49 @@ def demo() -> DemoBase:
         return _state["base"]
 
 
-def _imports() -> None:
+#: Modules the first page needs right after its figures (the map): imported while the demo
+#: is built, in a thread of their own, so the map does not wait for them.
+MAP_MODULES = ("folium", "folium.plugins", "streamlit_folium", "siting.maps", "siting.ui.assets")
+#: Modules only the downloads need: imported once the first page has run (:func:`later`), so
+#: they do not compete with the first page for the interpreter.
+EXPORT_MODULES = ("openpyxl", "siting.report")
+
+
+def _imports(names: tuple[str, ...], key: str) -> None:
     t0 = time.perf_counter()
-    import folium.plugins  # noqa: F401
-    import openpyxl  # noqa: F401
-    import streamlit_folium  # noqa: F401
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except Exception:  # the page importing it shows the error
+        logger.warning("import warm-up failed", exc_info=True)
+    _timings[key] = time.perf_counter() - t0
+    logger.info("imported %s in %.2f s", ", ".join(names), _timings[key])
 
-    import siting.maps
-    import siting.report  # noqa: F401
 
-    _timings["imports_s"] = time.perf_counter() - t0
+def _thread_start(
+    target: Callable[..., None], name: str, *args: Any, ctx: Any = None
+) -> threading.Thread:
+    th = threading.Thread(target=target, args=args, name=name, daemon=True)
+    if ctx is not None:
+        from streamlit.runtime.scriptrunner import add_script_run_ctx
+
+        add_script_run_ctx(th, ctx)
+    th.start()
+    return th
 
 
-def _warm() -> None:
+def _warm(ctx: Any) -> None:
+    # streamlit-folium registers its map component with the server only when imported by a
+    # thread that has a script-run context (without one every map of the process stays blank),
+    # so the import thread borrows the context of the run that started the warm-up
+    names = (
+        MAP_MODULES if ctx is not None else tuple(m for m in MAP_MODULES if "streamlit" not in m)
+    )
+    _thread_start(_imports, "siting-warm-imports", names, "imports_s", ctx=ctx)
     try:
         demo()
     except Exception:  # the pages show it
         logger.warning("demo warm-up failed", exc_info=True)
-    try:
-        _imports()
-    except Exception:
-        logger.warning("import warm-up failed", exc_info=True)
 
 
 def keep_upload_replies() -> bool:
@@ -208,7 +235,7 @@ def keep_upload_replies() -> bool:
     except ImportError:  # pragma: no cover - another Streamlit layout
         logger.warning("cannot keep upload-URL replies: no streamlit ForwardMsgQueue")
         return False
-    with _lock:
+    with _start_lock:
         clear = ForwardMsgQueue.clear
         if getattr(clear, "_siting_keeps_replies", False):
             return True
@@ -241,13 +268,30 @@ def keep_upload_replies() -> bool:
 
 
 def start() -> threading.Thread:
-    """Start the warm-up in a background thread (once per process); returns the thread."""
+    """Start the warm-up in a background thread (once per process); returns the thread.
+
+    The thread builds the demo (:func:`demo`) while another imports the map modules
+    (:data:`MAP_MODULES`).
+    """
     global _thread
-    with _lock:
+    with _start_lock:
         if _thread is None:
-            _thread = threading.Thread(target=_warm, name="siting-warm", daemon=True)
-            _thread.start()
+            from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+            ctx = get_script_run_ctx(suppress_warning=True)
+            _thread = _thread_start(_warm, "siting-warm", ctx)
+            logger.info("warm-up started")
         return _thread
+
+
+def later() -> None:
+    """Import the modules of the downloads (:data:`EXPORT_MODULES`) in the background, once
+    per process: call it after a page has run."""
+    with _start_lock:
+        if "later" in _started:
+            return
+        _started.add("later")
+    _thread_start(_imports, "siting-warm-exports", EXPORT_MODULES, "export_imports_s")
 
 
 def timings() -> dict[str, float]:

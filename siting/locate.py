@@ -512,9 +512,11 @@ _MCLP_HIGHS: dict[str, object] = {
 }
 
 
-# Upper limit of the MCLP local search (seconds); on the benchmark its answer stops improving
-# well before (bench/README.md).
-_LS_BUDGET_S = 1.0
+# Upper limit of the MCLP local search in CPU seconds (the actual budget is 2e-6 * nnz * p up to
+# this). Its answer stalls early (2,000 x 500: 441,854 for p = 20 with any budget from 0.5 to 4
+# s, 557,581 for p = 50 from 1 s); measured total CPU on seeds 1-3, p = 20 / 50, 0.6 was equal or
+# better than 1.0 everywhere (seed 1 p = 50: 3.18 vs 3.57 s).
+_LS_BUDGET_S = 0.6
 
 
 def _mclp_value(b: sp.csc_array, w: np.ndarray, sel: np.ndarray) -> float:

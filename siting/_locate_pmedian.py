@@ -80,7 +80,7 @@ def solve_pmedian(
     w_u = np.bincount(inv, weights=w, minlength=len(d_u))
     room = deadline - t0 if math.isfinite(deadline) else math.inf
     cells = d_u.size
-    iters = max(200, min(1000, int(2e9 / max(cells, 1))))
+    iters = max(200, min(1500, int(2e9 / max(cells, 1))))
     lag_budget = min(max(0.05 * room, 0.2), 3.0) if math.isfinite(room) else 3.0
     # 1. quick incumbent (greedy + interchange), the Polyak target of the first ascent
     quick = pmedian_local_search(d_u, w_u, p, fixed, budget_s=0.0, deadline=deadline)

@@ -230,6 +230,7 @@ def pmedian_lagrangian(
     cw = w[pos, None] * d[pos]  # inf stays inf: min(0, inf - lam) = 0
     fixed_mask = np.zeros(m, dtype=bool)
     fixed_mask[np.asarray(fixed, dtype=np.int64)] = True
+    cw32 = cw.astype(np.float32)
     srt = np.sort(cw, axis=1)
     k = min(p + int(fixed_mask.sum()), m - 1)
     lam = srt[:, k]
@@ -242,7 +243,10 @@ def pmedian_lagrangian(
     scale, idle = 2.0, 0
     target = upper if math.isfinite(upper) else None
     for _ in range(max_iter):
-        bound, rho, chosen = _lag_eval(cw, lam, fixed_mask, p)
+        with np.errstate(over="ignore", invalid="ignore"):  # a runaway step: bound -inf/nan
+            bound, rho, chosen = _lag_eval(cw32, lam.astype(np.float32), fixed_mask, p)
+        if not math.isfinite(bound):
+            break
         if bound > best[0] + 1e-12 * max(abs(bound), 1.0):
             best, idle = (bound, lam.copy(), rho), 0
             ch = np.sort(chosen)
@@ -261,7 +265,12 @@ def pmedian_lagrangian(
             break
         goal = target if target is not None else bound + 0.05 * abs(bound) + 1.0
         lam = lam + scale * max(goal - bound, 1e-9 * max(abs(bound), 1.0)) / gg * g
-    bound, lam, rho = best
+    # the ascent runs in float32 (half the memory traffic); the bound it proves is evaluated
+    # again in float64 at the best multipliers, so it holds whatever the rounding on the way
+    lam = best[1]
+    bound, rho, _ = _lag_eval(cw, lam, fixed_mask, p)
+    if not math.isfinite(bound):
+        bound = -math.inf
     free = np.sort(rho[~fixed_mask])
     rho_in = float(free[p - 1]) if 0 < p <= len(free) else -math.inf
     rho_out = float(free[p]) if p < len(free) else math.inf

@@ -17,7 +17,6 @@ __all__ = [
     "mclp_greedy_swap",
     "mclp_local_search",
     "pcenter_greedy",
-    "pmedian_greedy_swap",
 ]
 
 
@@ -181,62 +180,6 @@ def lscp_greedy(a: sp.csc_array) -> np.ndarray:
             keep[pos] = False
             cnt[rows] -= 1
     return np.sort(s[keep])
-
-
-def pmedian_greedy_swap(
-    d: np.ndarray,
-    w: np.ndarray,
-    p: int,
-    fixed: np.ndarray,
-    *,
-    max_rounds: int = 100,
-    deadline: float = np.inf,
-) -> np.ndarray:
-    """Greedy p-median then best-improvement interchange (Teitz-Bart); fixed sites stay.
-
-    ``d`` is dense (rows x candidates) with ``np.inf`` for "not allowed"; returns all selected
-    columns (fixed included).
-    """
-    n, m = d.shape
-    finite = np.isfinite(d)
-    big = (float(d[finite].max()) if finite.any() else 1.0) * 4.0 + 1.0
-    dm = np.where(finite, d, big)
-    cur = dm[:, fixed].min(axis=1) if len(fixed) else np.full(n, big * 2.0)
-    is_sel = np.zeros(m, dtype=bool)
-    is_sel[fixed] = True
-    for _ in range(p):
-        cost = w @ np.minimum(cur[:, None], dm)
-        cost[is_sel] = np.inf
-        j = int(np.argmin(cost))
-        is_sel[j] = True
-        cur = np.minimum(cur, dm[:, j])
-    free = np.flatnonzero(is_sel & ~np.isin(np.arange(m), fixed))
-    sel = np.flatnonzero(is_sel)
-    if len(free) == 0 or len(sel) == m:
-        return sel
-    total = float(w @ cur)
-    for _ in range(max_rounds):
-        if time.perf_counter() > deadline:
-            break
-        sub = dm[:, sel]
-        order = np.argsort(sub, axis=1)
-        best = sub[np.arange(n), order[:, 0]]
-        second = sub[np.arange(n), order[:, 1]] if len(sel) > 1 else np.full(n, big * 2.0)
-        best_delta, move = 0.0, None
-        for pos in np.flatnonzero(~np.isin(sel, fixed)):
-            c_ex = np.where(order[:, 0] == pos, second, best)
-            cost = w @ np.minimum(c_ex[:, None], dm)
-            cost[sel] = np.inf
-            k = int(np.argmin(cost))
-            delta = cost[k] - total
-            if delta < best_delta - 1e-9 * max(abs(total), 1.0):
-                best_delta, move = delta, (pos, k)
-        if move is None:
-            break
-        sel[move[0]] = move[1]
-        sel = np.sort(sel)
-        total = float(w @ dm[:, sel].min(axis=1))
-    return np.sort(sel)
 
 
 def pcenter_greedy(d: np.ndarray, p: int, fixed: np.ndarray) -> np.ndarray:

@@ -21,7 +21,9 @@ Speed comes from shrinking the model before HiGHS sees it, never from answering 
 * LSCP: rows covered by fixed sites are dropped; dominated candidates and dominated rows (a row
   whose candidate set contains another row's is covered whenever that row is) are removed until
   nothing changes; a greedy cover is the first incumbent.
-* p-median: the radius formulation with row generation, see :mod:`siting._locate_pmedian`.
+* p-median: a Lagrangian bound and an iterated swap search, then a branch-and-Benders-cut over
+  the site variables (radius-level cuts found in closed form, HiGHS LPs, reduced-cost
+  fixing), see :mod:`siting._locate_pmedian`.
 * p-center: a search over the sorted distinct distances, each step an exact set-cover question
   ("can ``p`` sites cover every row within ``r``?") answered by the LSCP above.
 

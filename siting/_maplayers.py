@@ -343,8 +343,11 @@ def _site_symbol(level: str, color: str) -> folium.DivIcon:
     )
 
 
-def _site_layers(sites: gpd.GeoDataFrame, *, gcj: bool) -> list[folium.FeatureGroup]:
-    """One layer per level; inside, compliant (green) and non-compliant (red) markers."""
+def _site_layers(
+    sites: gpd.GeoDataFrame, *, gcj: bool, hidden: tuple[str, ...] = ()
+) -> list[folium.FeatureGroup]:
+    """One layer per level; inside, compliant (green) and non-compliant (red) markers. Levels in
+    ``hidden`` start switched off (listed in the layer control)."""
     s = sites.reset_index(drop=True)
     compliant = _col(s, "compliant", None)
     reasons = _text(_col(s, "reasons", ""))
@@ -381,7 +384,8 @@ def _site_layers(sites: gpd.GeoDataFrame, *, gcj: bool) -> list[folium.FeatureGr
     out = []
     for lv in levels:
         fg = folium.FeatureGroup(
-            name=f"站点·{LEVEL_LABELS_ZH.get(lv, lv)} {LEVEL_LABELS_EN.get(lv, lv)}", show=True
+            name=f"站点·{LEVEL_LABELS_ZH.get(lv, lv)} {LEVEL_LABELS_EN.get(lv, lv)}",
+            show=lv not in hidden,
         )
         for flag, color in (
             (True, COMPLIANT_COLOR),

@@ -139,6 +139,7 @@ def district_map(
     title: str | None = None,
     simplify_m: float = 5.0,
     before: Any = None,
+    hidden_levels: tuple[str, ...] = (),
 ) -> folium.Map:
     """The district map: coverage by community, gap hexagons, service areas, sites, proposals.
 
@@ -164,6 +165,10 @@ def district_map(
     before
         The evaluation before the proposals: adds its community layer (hidden) and the coverage
         rate before -> after to the legend.
+    hidden_levels
+        Site levels whose layer starts switched off (still in the layer control), e.g.
+        ``("point",)``: on the demo the 580 small 党群服务点 are most of the markers a browser
+        draws, and the first map shows in about half the time without them.
 
     Returns
     -------
@@ -228,7 +233,7 @@ def district_map(
         cutoffs = sorted(float(c) for c in pd.to_numeric(service_areas["cutoff_m"]).unique())
     levels: list[str] = []
     if sites is not None and len(sites):
-        for fg in _site_layers(sites, gcj=gcj):
+        for fg in _site_layers(sites, gcj=gcj, hidden=tuple(hidden_levels)):
             fg.add_to(m)
             n_layers += 1
         present = set(sites["level"].astype(str))

@@ -444,29 +444,3 @@ def test_scenarios_bad_store_shows_message(tmp_path: Path, monkeypatch) -> None:
     at.switch_page("page_scenarios.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and "方案库无法使用" in at.error[0].value
-
-
-@needs_demo
-def test_overview_map_starts_with_service_points_switched_off(direct) -> None:
-    """The 580 small 党群服务点 markers start hidden (listed in the layer control), the other
-    site levels and the coverage layers are drawn."""
-    import json
-
-    import folium
-
-    from siting.maps import district_map
-    from siting.ui.common import hide_site_levels
-
-    _, _, ev = direct
-    m = district_map(ev, basemap="none")
-    hidden = hide_site_levels(m)
-    assert hidden == ["站点·党群服务点 point"]
-    groups = {
-        c.layer_name: c.show for c in m._children.values() if isinstance(c, folium.FeatureGroup)
-    }
-    assert groups.pop("站点·党群服务点 point") is False
-    assert groups and all(groups.values()), groups
-    html = m.get_root().render()
-    name = "站点·党群服务点 point"
-    assert name in html or json.dumps(name)[1:-1] in html  # still in the layer control
-    assert hide_site_levels(m, ("no_such_level",)) == []

@@ -45,8 +45,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float, float]]:
-    """The app on a free loopback port; yields (base URL, seconds until healthy, spawn time)."""
+def server(
+    browser: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, float, float]]:
+    """The app on a free loopback port; yields (base URL, seconds until healthy, spawn time).
+
+    Chromium is launched first (the ``browser`` argument) so that the time from ``streamlit
+    run`` to the first page is the server's and the page's, as for a user whose browser is
+    already open, not Chromium's start-up.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")

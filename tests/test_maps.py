@@ -412,3 +412,24 @@ def test_real_evaluation_map():
     assert site["竹林站"]["compliant"] == "否 — " + s2["reasons"].replace("<", "&lt;")
     comm = {f["properties"]["name"]: f["properties"] for f in features(m, "社区覆盖率")}
     assert comm["兰溪村"]["status"] == "缺口"
+
+
+def test_hidden_levels_start_switched_off_but_stay_in_the_layer_control() -> None:
+    """``hidden_levels=("point",)``: the point layer is off, every other layer on, and the point
+    layer is still listed (the user can switch it on)."""
+    import json
+
+    import folium
+
+    ev = make_evaluation()
+    m = district_map(ev, basemap="none", hidden_levels=("point",))
+    groups = {
+        c.layer_name: c.show for c in m._children.values() if isinstance(c, folium.FeatureGroup)
+    }
+    name = "站点·党群服务点 point"
+    assert groups.pop(name) is False
+    assert groups and all(groups.values()), groups
+    html = m.get_root().render()
+    assert name in html or json.dumps(name)[1:-1] in html
+    shown = district_map(ev, basemap="none")
+    assert all(c.show for c in shown._children.values() if isinstance(c, folium.FeatureGroup))

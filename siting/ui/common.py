@@ -34,7 +34,6 @@ __all__ = [
     "context",
     "context_or_stop",
     "exports",
-    "hide_site_levels",
     "language_switch",
     "problem_table",
     "recording",
@@ -343,27 +342,6 @@ def map_options() -> dict[str, Any]:
     if basemap == "tianditu":
         opts["tianditu_key"] = c["tianditu_key"]
     return opts
-
-
-def hide_site_levels(m: Any, levels: tuple[str, ...] = ("point",)) -> list[str]:
-    """Start the map's site layers of ``levels`` switched off; returns the names switched off.
-
-    The layers stay in the map's layer control, so the user can switch them on. On the demo
-    the 580 small 党群服务点 markers are most of the markers the browser draws; hidden, the
-    first map shows in about half the time.
-    """
-    import folium
-
-    from siting.schema import LEVEL_LABELS_ZH
-
-    prefixes = tuple(f"站点·{LEVEL_LABELS_ZH.get(lv, lv)} " for lv in levels)
-    hidden = []
-    for child in m._children.values():
-        name = getattr(child, "layer_name", "")
-        if isinstance(child, folium.FeatureGroup) and name.startswith(prefixes):
-            child.show = False
-            hidden.append(name)
-    return hidden
 
 
 def show_map(

@@ -42,7 +42,9 @@ if common.widget(st.toggle, t("show_areas"), "show_areas", help=t("show_areas_he
     with st.spinner(t("solving")):
         areas = common.service_areas(ctx.key, (float(radius),), ctx)
     areas = areas[areas["level"].isin(levels)]
-m = district_map(shown, service_areas=areas, **common.map_options())
+# the 党群服务点 layer starts off unless points are the only level chosen (580 markers on the demo)
+hidden = ("point",) if set(levels) - {"point"} else ()
+m = district_map(shown, service_areas=areas, hidden_levels=hidden, **common.map_options())
 out = common.show_map(m, key="map_coverage", returned=("last_object_clicked",))
 
 hit = clicked_feature(out.get("last_object_clicked"), ev)

@@ -44,8 +44,7 @@ with right:
     from siting.maps import district_map
 
     st.subheader(t("district_map"))
-    m = district_map(ctx.evaluation, **common.map_options())
     # the many small 党群服务点 markers start switched off (the layer control shows them)
-    common.hide_site_levels(m)
+    m = district_map(ctx.evaluation, hidden_levels=("point",), **common.map_options())
     common.show_map(m, key="map_overview", returned=())
 common.evaluation_exports("siting_overview", ctx, m)

@@ -288,7 +288,7 @@ def _benders_bb(d, w, p, fixed, start_sel, lam, deadline):
             if obj >= best_cost - tol_of(best_cost):
                 return obj, None, None
             y, th = x[:m], x[m:]
-            viol, thr = separate(y, th) if np_ else (np.zeros(0, dtype=np.int64), None)
+            viol, thr = separate(y, th) if np_ else (np.zeros(0, dtype=np.int64), np.zeros(0))
             frac = not np.all(np.minimum(y, 1.0 - y) < 1e-6)
             if len(viol) == 0 or (frac and r + 1 >= rounds):
                 rc = np.asarray(h.getSolution().col_dual)[:m]

@@ -316,7 +316,11 @@ def _capacitated_cover(
         group[plain] = plain[first][inv]
     reps, grp = np.unique(group, return_inverse=True)
     nz = len(reps)
-    zobj = np.bincount(grp, weights=row_obj[rows], minlength=nz) if maximize else np.zeros(nz)
+    zobj = (
+        np.bincount(grp, weights=row_obj[rows], minlength=nz)
+        if row_obj is not None
+        else np.zeros(nz)
+    )
     # columns: y (m), z (nz), x (kb)
     zc = m + np.arange(nz)
     xc = m + nz + np.arange(kb)

@@ -1,13 +1,12 @@
-"""Compiled shortest-path kernels over a CSR array graph (numba).
+"""Compiled bounded shortest-path searches over a CSR array graph (numba), for large problems.
 
-Two searches:
-
-- :func:`ball_pairs`: for each source node a Dijkstra bounded by its own limit, whose work grows
-  with the walk ball, not with the city: distances live in one array reset through a list of
-  touched nodes, and the heap is a binary heap with lazy deletion. Reached nodes are mapped to
-  the points snapped to them (a node -> points CSR grouping), so the output is point pairs.
-- :func:`multi_source`: one Dijkstra from all sources at once (each with a starting offset),
-  giving every node its nearest source and the distance to it.
+:func:`ball_pairs`: for each source node a Dijkstra bounded by its own limit, whose work grows
+with the walk ball, not with the city: distances live in one array reset through a list of
+touched nodes, and the heap is an indexed binary heap (decrease-key). Reached nodes are mapped to the
+points snapped to them (a node -> points CSR grouping), so the output is point pairs.
+:mod:`siting.network` uses it when searches x nodes exceed ``CSGRAPH_MAX_WORK`` (thousands of
+searches on a city); smaller problems, and the one multi-source search of ``nearest``, use
+:mod:`scipy.sparse.csgraph` (:mod:`siting._csgraph`), which needs no compilation or JIT start-up.
 
 Kernels are compiled with ``cache=True`` (the compiled code is stored next to this file in
 ``__pycache__``), so only the first run on a machine pays the compile time; :func:`warm_up`
@@ -16,52 +15,15 @@ compiles them on a tiny graph and returns the seconds spent.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-__all__ = ["ball_pairs", "multi_source", "warm_up"]
+from siting import settings
 
-
-@njit(cache=True, inline="always")
-def _push(hd, hn, size, d, n):
-    i = size
-    hd[i] = d
-    hn[i] = n
-    while i > 0:
-        p = (i - 1) >> 1
-        if hd[p] <= hd[i]:
-            break
-        hd[p], hd[i] = hd[i], hd[p]
-        hn[p], hn[i] = hn[i], hn[p]
-        i = p
-    return size + 1
-
-
-@njit(cache=True, inline="always")
-def _pop(hd, hn, size):
-    d = hd[0]
-    n = hn[0]
-    size -= 1
-    hd[0] = hd[size]
-    hn[0] = hn[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        c = left
-        if left + 1 < size and hd[left + 1] < hd[left]:
-            c = left + 1
-        if hd[i] <= hd[c]:
-            break
-        hd[c], hd[i] = hd[i], hd[c]
-        hn[c], hn[i] = hn[i], hn[c]
-        i = c
-    return d, n, size
+__all__ = ["ball_pairs", "warm_up"]
 
 
 @njit(cache=True, inline="always")
@@ -178,44 +140,8 @@ def _ball_pairs_kernel(
     return out_s[:m].copy(), out_k[:m].copy(), out_d[:m].copy()
 
 
-@njit(cache=True, nogil=True)
-def _multi_source_kernel(indptr, indices, weights, src_node, src_off, limit):
-    n_nodes = len(indptr) - 1
-    dist = np.full(n_nodes, np.inf)
-    label = np.full(n_nodes, -1, dtype=np.int64)
-    done = np.zeros(n_nodes, dtype=np.bool_)
-    cap_h = len(indices) + len(src_node) + 1
-    hd = np.empty(cap_h, dtype=np.float64)
-    hn = np.empty(cap_h, dtype=np.int64)
-    size = 0
-    for s in range(len(src_node)):
-        nd = src_off[s]
-        node = src_node[s]
-        if nd <= limit and nd < dist[node]:
-            dist[node] = nd
-            label[node] = s
-            size = _push(hd, hn, size, nd, node)
-    while size > 0:
-        d, node, size = _pop(hd, hn, size)
-        if done[node]:
-            continue
-        done[node] = True
-        lab = label[node]
-        for e in range(indptr[node], indptr[node + 1]):
-            nb = indices[e]
-            nd = d + weights[e]
-            if nd <= limit and nd < dist[nb]:
-                dist[nb] = nd
-                label[nb] = lab
-                size = _push(hd, hn, size, nd, nb)
-    return dist, label
-
-
 def _threads() -> int:
-    env = os.environ.get("SITING_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(4, os.cpu_count() or 1))
+    return settings.threads()
 
 
 def ball_pairs(
@@ -277,28 +203,6 @@ def ball_pairs(
     )
 
 
-def multi_source(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    weights: np.ndarray,
-    src_node: np.ndarray,
-    src_off: np.ndarray,
-    limit: float = np.inf,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from the nearest source (offset included) and that source's index, per node.
-
-    Unreached nodes (beyond ``limit``) get ``inf`` and ``-1``.
-    """
-    return _multi_source_kernel(
-        np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(indices, dtype=np.int64),
-        np.ascontiguousarray(weights, dtype=np.float64),
-        np.ascontiguousarray(src_node, dtype=np.int64),
-        np.ascontiguousarray(src_off, dtype=np.float64),
-        float(limit),
-    )
-
-
 def warm_up() -> float:
     """Compile (or load from the on-disk cache) every kernel; returns the seconds spent."""
     t0 = time.perf_counter()
@@ -308,5 +212,4 @@ def warm_up() -> float:
     z = np.zeros(1)
     i0 = np.zeros(1, dtype=np.int64)
     _ball_pairs_kernel(indptr, indices, w, i0, z + 5, z, indptr, indices, np.zeros(2), 5.0)
-    _multi_source_kernel(indptr, indices, w, i0, z, np.inf)
     return time.perf_counter() - t0

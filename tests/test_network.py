@@ -200,7 +200,7 @@ def test_parallel_tiles_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     a = net.distances(o, d, 400.0)
     monkeypatch.setenv("SITING_THREADS", "1")
     b = net.distances(o, d, 400.0)
-    assert _graphsearch._threads() == 1
+    assert _graphsearch._threads() == 1  # settings.threads(), read at each call
     assert (a != b).nnz == 0 and a.nnz == b.nnz > 0
 
 

@@ -8,6 +8,7 @@ need Streamlit (uploads, assets, drawn shapes, clicks) are unit-tested at the en
 from __future__ import annotations
 
 import base64
+import json
 import warnings
 from pathlib import Path
 
@@ -122,6 +123,11 @@ def test_compliance_page(app, direct) -> None:
     assert not app.exception, [e.value for e in app.exception]
     assert _metrics(app)["达标率"] == f"{100 * ev.summary['compliance_rate']:.1f}%"
     assert len(app.dataframe[0].value) == len(ev.sites)
+    # Chinese headers in Chinese mode, the canonical name as the tooltip; data unchanged
+    config = json.loads(app.dataframe[0].proto.columns)
+    assert config["reasons"] == {"label": "不达标原因", "help": "reasons"}
+    assert config["population_served"]["label"] == "服务人口"
+    assert "reasons" in app.dataframe[0].value.columns
     app.toggle(key="only_failing").set_value(True).run()
     assert len(app.dataframe[0].value) == int((~ev.sites["compliant"]).sum())
 

@@ -24,7 +24,7 @@ import streamlit as st
 from siting import pipeline, settings
 from siting._errors import InputError, Problem
 from siting.ui import warm
-from siting.ui.i18n import LANGS, t
+from siting.ui.i18n import LANGS, lang, t
 from siting.ui.uploads import SessionFiles
 from siting.ui.warm import recording
 
@@ -39,6 +39,7 @@ __all__ = [
     "recording",
     "show_map",
     "sidebar",
+    "table",
     "widget",
 ]
 
@@ -290,6 +291,25 @@ def context_or_stop(**kwargs: Any) -> Context:
         problem_table(err)
         st.stop()
         raise  # unreachable: st.stop() raises
+
+
+def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
+    """``st.dataframe`` with Chinese column headers in Chinese mode (the canonical column name
+    as the header's tooltip; the data and its column names stay as they are)."""
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("width", "stretch")
+    if lang() == "zh":
+        from siting._labels import column_label_zh
+
+        kwargs.setdefault(
+            "column_config",
+            {
+                str(c): st.column_config.Column(column_label_zh(str(c)), help=str(c))
+                for c in frame.columns
+                if column_label_zh(str(c)) != str(c)
+            },
+        )
+    return st.dataframe(frame, **kwargs)
 
 
 def problem_table(err: InputError) -> pd.DataFrame:

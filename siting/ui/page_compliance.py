@@ -79,10 +79,10 @@ show = [
     "overloaded",
     "required_funding_yuan",
 ]
-st.dataframe(sites[[c for c in show if c in sites.columns]], hide_index=True, width="stretch")
+common.table(sites[[c for c in show if c in sites.columns]])
 
 st.subheader(t("street_table"))
-st.dataframe(ev.streets, hide_index=True, width="stretch")
+common.table(ev.streets)
 
 st.subheader(t("plan_title"))
 plan_key = ("plan", ctx.key)
@@ -98,8 +98,8 @@ plan = saved[1] if saved and saved[0] == plan_key else None
 if plan is not None:
     for note in plan.notes:
         st.caption(note)
-    st.dataframe(plan.years, hide_index=True, width="stretch")
-    st.dataframe(plan.actions, hide_index=True, width="stretch")
+    common.table(plan.years)
+    common.table(plan.actions)
 
 
 def _xlsx() -> bytes:

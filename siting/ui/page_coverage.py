@@ -71,12 +71,7 @@ cols_l = [
     "coverage_status",
     "missing",
 ]
-st.dataframe(
-    lacking.sort_values("population", ascending=False)[cols_l],
-    hide_index=True,
-    width="stretch",
-    key="lacking_table",
-)
+common.table(lacking.sort_values("population", ascending=False)[cols_l], key="lacking_table")
 st.subheader(t("gap_table"))
-st.dataframe(ev.gaps.drop(columns="geometry").sort_values("rank"), hide_index=True, width="stretch")
+common.table(ev.gaps.drop(columns="geometry").sort_values("rank"))
 common.evaluation_exports("siting_coverage", ctx, m)

@@ -39,7 +39,7 @@ by_level = pd.DataFrame(
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("sites_by_level"))
-    st.dataframe(by_level, hide_index=True, width="stretch")
+    common.table(by_level)
 with right:
     from siting.maps import district_map
 

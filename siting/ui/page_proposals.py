@@ -103,7 +103,7 @@ if result is not None:
     ll = result.stations.to_crs(4326).geometry
     table = result.stations.drop(columns="geometry").assign(lon=ll.x.round(6), lat=ll.y.round(6))
     st.subheader(t("proposed"))
-    st.dataframe(table, hide_index=True, width="stretch")
+    common.table(table)
     common.exports(
         "siting_proposals",
         xlsx=lambda: common.tables_xlsx(

@@ -27,37 +27,9 @@ def mclp_greedy_swap(
 
     ``a`` is the (rows x candidates) 0/1 coverage matrix, ``w`` the row weights.
     """
-    n, m = a.shape
     at = sp.csr_array(a.T)
-    covered = np.zeros(n, dtype=bool)
-    sel: list[int] = []
-    for _ in range(min(p, m)):
-        gain = at @ np.where(covered, 0.0, w)
-        gain[sel] = -1.0
-        j = int(np.argmax(gain))
-        if gain[j] <= 0:
-            break
-        sel.append(j)
-        covered[a.indices[a.indptr[j] : a.indptr[j + 1]]] = True
-    s = np.array(sel, dtype=np.int64)
-    if len(s) == 0 or len(s) == m:
-        return s
-    for _ in range(max_rounds):
-        if time.perf_counter() > deadline:
-            break
-        sub = a[:, s]
-        cnt = np.asarray(sub.sum(axis=1)).ravel()
-        once = np.where(cnt == 1, w, 0.0)
-        loss = sub.T @ once
-        base = at @ np.where(cnt == 0, w, 0.0)
-        extra = (at @ sp.csc_array(sub.multiply(once[:, None]))).toarray()
-        delta = base[:, None] + extra - loss[None, :]
-        delta[s, :] = -np.inf
-        k, jpos = np.unravel_index(int(np.argmax(delta)), delta.shape)
-        if delta[k, jpos] <= 1e-9 * max(float(w.sum()), 1.0):
-            break
-        s[jpos] = k
-    return np.sort(s)
+    s = _mclp_fill(a, at, w, np.zeros(0, dtype=np.int64), p)
+    return np.sort(_mclp_swap(a, at, w, s, deadline, max_rounds=max_rounds))
 
 
 def _mclp_fill(a, at, w, s, p):

@@ -78,28 +78,12 @@ def solve_mip(
         the search only: the gap options above are set after them and cannot be loosened.
     """
     t0 = time.perf_counter()
-    n_col = len(c)
-    n_row = len(row_lower)
     if time_limit is not None and time_limit <= 0:
         return MipResult("unsolved", None, math.nan, math.nan, math.inf, 0.0)
-    csc = sp.csc_array(a, dtype=np.float64)
-    csc.sort_indices()
     h = highspy.Highs()
     h.silent()
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = np.ascontiguousarray(c, dtype=np.float64)
-    lp.col_lower_ = np.ascontiguousarray(col_lower, dtype=np.float64)
-    lp.col_upper_ = np.ascontiguousarray(col_upper, dtype=np.float64)
-    lp.row_lower_ = np.ascontiguousarray(row_lower, dtype=np.float64)
-    lp.row_upper_ = np.ascontiguousarray(row_upper, dtype=np.float64)
+    lp = _model(c, a, col_lower, col_upper, row_lower, row_upper, maximize)
     lp.offset_ = float(offset)
-    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
     integer = np.asarray(integer, dtype=bool)
     if integer.any():
         lp.integrality_ = [
@@ -161,23 +145,10 @@ def solve_lp(
     themselves, so an imprecise dual weakens a bound but never makes it wrong.
     """
     n_col = len(c)
-    csc = sp.csc_array(a, dtype=np.float64)
-    csc.sort_indices()
     h = highspy.Highs()
     h.silent()
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = csc.shape[0]
-    lp.col_cost_ = np.ascontiguousarray(c, dtype=np.float64)
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.ones(n_col)
-    lp.row_lower_ = np.full(csc.shape[0], -np.inf)
-    lp.row_upper_ = np.ascontiguousarray(row_upper, dtype=np.float64)
-    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
+    n_row = a.shape[0]
+    lp = _model(c, a, np.zeros(n_col), np.ones(n_col), np.full(n_row, -np.inf), row_upper, maximize)
     h.passModel(lp)
     if time_limit is not None:
         if time_limit <= 0:
@@ -192,6 +163,26 @@ def solve_lp(
         np.asarray(sol.col_value, dtype=np.float64),
         np.asarray(sol.row_dual, dtype=np.float64),
     )
+
+
+def _model(c, a, col_lower, col_upper, row_lower, row_upper, maximize: bool) -> highspy.HighsLp:
+    """A HiGHS LP (column-wise sparse matrix) from arrays; integrality is set by the caller."""
+    csc = sp.csc_array(a, dtype=np.float64)
+    csc.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(c)
+    lp.num_row_ = csc.shape[0]
+    lp.col_cost_ = np.ascontiguousarray(c, dtype=np.float64)
+    lp.col_lower_ = np.ascontiguousarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.ascontiguousarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.ascontiguousarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.ascontiguousarray(row_upper, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    return lp
 
 
 def _rel_gap(obj: float, bound: float) -> float:

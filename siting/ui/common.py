@@ -35,6 +35,7 @@ __all__ = [
     "context_or_stop",
     "exports",
     "language_switch",
+    "loaded_text",
     "problem_table",
     "recording",
     "show_map",
@@ -291,6 +292,16 @@ def context_or_stop(**kwargs: Any) -> Context:
         problem_table(err)
         st.stop()
         raise  # unreachable: st.stop() raises
+
+
+def loaded_text(ctx: Context) -> str:
+    """ "Loaded N communities, M sites, <distance mode>" for the page header."""
+    return t(
+        "loaded",
+        communities=len(ctx.inputs.communities),
+        sites=len(ctx.inputs.sites),
+        mode=t(f"mode_{ctx.evaluation.summary['distance_mode']}"),
+    )
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> Any:

@@ -26,50 +26,26 @@ warm.start()
 if not auth.gate():
     st.stop()
 common.language_switch()
+#: (page, Material icon); each lives in ``page_<name>.py``, is titled ``t("page_<name>")`` and
+#: served at ``/<name>``; the overview is the default page.
+PAGES = (
+    ("data", ":material/folder_open:"),
+    ("overview", ":material/dashboard:"),
+    ("coverage", ":material/map:"),
+    ("compliance", ":material/task_alt:"),
+    ("proposals", ":material/add_location_alt:"),
+    ("estate", ":material/apartment:"),
+    ("scenarios", ":material/bookmarks:"),
+)
 pages = [
     st.Page(
-        str(HERE / "page_data.py"),
-        title=t("page_data"),
-        icon=":material/folder_open:",
-        url_path="data",
-    ),
-    st.Page(
-        str(HERE / "page_overview.py"),
-        title=t("page_overview"),
-        icon=":material/dashboard:",
-        url_path="overview",
-        default=True,
-    ),
-    st.Page(
-        str(HERE / "page_coverage.py"),
-        title=t("page_coverage"),
-        icon=":material/map:",
-        url_path="coverage",
-    ),
-    st.Page(
-        str(HERE / "page_compliance.py"),
-        title=t("page_compliance"),
-        icon=":material/task_alt:",
-        url_path="compliance",
-    ),
-    st.Page(
-        str(HERE / "page_proposals.py"),
-        title=t("page_proposals"),
-        icon=":material/add_location_alt:",
-        url_path="proposals",
-    ),
-    st.Page(
-        str(HERE / "page_estate.py"),
-        title=t("page_estate"),
-        icon=":material/apartment:",
-        url_path="estate",
-    ),
-    st.Page(
-        str(HERE / "page_scenarios.py"),
-        title=t("page_scenarios"),
-        icon=":material/bookmarks:",
-        url_path="scenarios",
-    ),
+        str(HERE / f"page_{name}.py"),
+        title=t(f"page_{name}"),
+        icon=icon,
+        url_path=name,
+        default=name == "overview",
+    )
+    for name, icon in PAGES
 ]
 page = st.navigation(pages)
 slot = common.sidebar()

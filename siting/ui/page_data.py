@@ -118,13 +118,5 @@ try:
 except InputError as err:
     common.problem_table(err)
 else:
-    s = ctx.evaluation.summary
-    st.success(
-        t(
-            "loaded",
-            communities=len(ctx.inputs.communities),
-            sites=len(ctx.inputs.sites),
-            mode=t(f"mode_{s['distance_mode']}"),
-        )
-    )
+    st.success(common.loaded_text(ctx))
     common.show_warnings(ctx.warnings)

@@ -10,14 +10,7 @@ from siting.ui.i18n import t
 st.title(t("page_overview"))
 ctx = common.context_or_stop()
 s = ctx.evaluation.summary
-st.caption(
-    t(
-        "loaded",
-        communities=len(ctx.inputs.communities),
-        sites=len(ctx.inputs.sites),
-        mode=t(f"mode_{s['distance_mode']}"),
-    )
-)
+st.caption(common.loaded_text(ctx))
 common.show_warnings(ctx.warnings)
 
 per_site = s["population_total"] / s["sites_total"] if s["sites_total"] else float("nan")

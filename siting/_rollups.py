@@ -15,7 +15,7 @@ import shapely
 
 from siting import schema
 from siting._catchment import _catchment, _within_radius
-from siting.network import as_xy
+from siting._geom import as_xy
 
 SOH = schema.STATION_OR_HIGHER
 

@@ -49,10 +49,10 @@ from siting import schema, settings
 from siting._catchment import _catchment, _served, _within_radius
 from siting._compliance import compliance_trajectory, site_compliance, trajectory_from_snapshots
 from siting._errors import InputError, SitingWarning
+from siting._geom import as_xy
 from siting._rollups import PLACEMENT_RULES_ZH as PLACEMENT_RULES_ZH
 from siting._rollups import _community_frame, _street_frame, _summary, _text
 from siting.gaps import uncovered_hexagons
-from siting.network import as_xy
 from siting.standards import Standard, load_standard
 
 __all__ = [

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from siting import settings
-from siting.network import as_xy
+from siting._geom import as_xy
 
 if TYPE_CHECKING:
     from siting.evaluate import Evaluation

@@ -158,11 +158,18 @@ class Context:
     """Everything a result page needs, for the session's current inputs and settings."""
 
     inputs: Any
-    network: Any
     evaluation: Any
     standard: Any
     key: str
     warnings: tuple[str, ...]
+    #: gives the distance provider; the demo's is built on first use (the overview does not
+    #: need it, so a stored evaluation is shown without building the network)
+    network_fn: Callable[[], Any] = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def network(self) -> Any:
+        """The distance provider (a :class:`~siting.ui.reuse.ReuseNetwork`)."""
+        return self.network_fn()
 
 
 def _file_digest(path: Path) -> str:
@@ -268,19 +275,21 @@ def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
             )
             network, w2 = _load_network(key, inputs)
             w12 = (*w1, *w2)
+            network_fn: Callable[[], Any] = lambda: network  # noqa: E731
         else:
             base = warm.demo()
-            key, inputs, network, w12 = base.key, base.inputs, base.network, base.warnings
+            key, inputs, w12 = base.key, base.inputs, base.warnings
+            network_fn = lambda: base.network  # noqa: E731
         std = standard_with_overrides(extra_overrides)
         ekey = warm.eval_key(key, std, c["demand"])
         if base is not None and ekey == base.ekey:
             evaluation, w3 = base.evaluation, base.eval_warnings
         else:
-            evaluation, w3 = _evaluate(ekey, inputs, network, std, c["demand"])
+            evaluation, w3 = _evaluate(ekey, inputs, network_fn(), std, c["demand"])
     except InputError as err:
         raise _relabel(err, names) from None
     logger.info("context ready in %.2f s", time.perf_counter() - t0)
-    return Context(inputs, network, evaluation, std, ekey, (*w12, *w3))
+    return Context(inputs, evaluation, std, ekey, (*w12, *w3), network_fn)
 
 
 def context_or_stop(**kwargs: Any) -> Context:

@@ -1,11 +1,18 @@
-"""Process-wide warm-up: the bundled demo loaded, its network built and evaluated once.
+"""Process-wide warm-up: the bundled demo loaded and evaluated once, its network on demand.
 
 The demo is not a user's upload, so one read-only copy serves every session of the process.
-:func:`start` runs :func:`demo` in a background thread from the first script run of the process
-(``app.py`` calls it before the router imports its modules), so the first visitor finds the
-demo ready (or nearly); :func:`demo` waits for that work instead of repeating it. The map
-modules (folium, streamlit-folium) are imported meanwhile by a second thread, the download
-modules (openpyxl) only after the first page ran (:func:`later`).
+:func:`start` runs :func:`demo` in a background thread from the server's start (``app.py``
+calls it as the server imports it), so the first visitor finds the demo ready (or nearly);
+:func:`demo` waits for that work instead of repeating it.
+
+The demo's default evaluation is kept in the disk store (:mod:`siting._evalstore`, keyed by
+the demo's files, the engine's code and the library versions): a restarted server reads it
+(about 0.1 s) instead of evaluating. When the store does not have it, :func:`start` evaluates
+it in a second process (``python -m siting.ui.warm KEY``), so that work and this process's
+imports use both cores; if that process cannot start or fails, this process evaluates. The
+network is built on first use (:attr:`DemoBase.network`) or in the background after the first
+page (:func:`later`), with the download modules (openpyxl). The map modules (folium,
+streamlit-folium) are imported meanwhile by a second thread.
 
 Nothing here holds session data: uploads go through the content-keyed caches of
 :mod:`siting.ui.common`.
@@ -13,7 +20,6 @@ Nothing here holds session data: uploads go through the content-keyed caches of
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import json
@@ -57,17 +63,44 @@ _timings: dict[str, float] = {}
 MAX_RADIUS_M = 1000.0
 
 
-@dataclasses.dataclass(frozen=True)
 class DemoBase:
-    """The demo's inputs, (reusing) network and default evaluation, shared read-only."""
+    """The demo's inputs, (reusing) network and default evaluation, shared read-only.
 
-    key: str
-    inputs: Any
-    network: Any
-    warnings: tuple[str, ...]
-    ekey: str
-    evaluation: Any
-    eval_warnings: tuple[str, ...]
+    The network is built on first use (:attr:`network`): the overview shows a stored
+    evaluation without it, and :func:`later` builds it in the background after the first page.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        inputs: Any,
+        warnings: tuple[str, ...],
+        ekey: str,
+        evaluation: Any,
+        eval_warnings: tuple[str, ...],
+        network: Any = None,
+    ) -> None:
+        self.key = key
+        self.inputs = inputs
+        self.warnings = warnings
+        self.ekey = ekey
+        self.evaluation = evaluation
+        self.eval_warnings = eval_warnings
+        self._network = network
+        self._net_lock = threading.Lock()
+
+    @property
+    def network(self) -> Any:
+        """The demo's walking network (a :class:`~siting.ui.reuse.ReuseNetwork`), built once."""
+        with self._net_lock:
+            if self._network is None:
+                # its warnings are in ``warnings`` already (stored with the evaluation)
+                self._network, _w = _demo_network(self.inputs)
+            return self._network
+
+    @property
+    def network_ready(self) -> bool:
+        return self._network is not None
 
 
 def _ensure_hook() -> None:
@@ -126,30 +159,141 @@ def demo_key() -> str:
     return hashlib.sha256("|".join([*parts, "wgs84", ""]).encode()).hexdigest()
 
 
-def _build() -> DemoBase:
+def _demo_network(inputs: Any) -> tuple[Any, tuple[str, ...]]:
     from siting import pipeline
-    from siting.standards import load_standard
     from siting.ui.reuse import ReuseNetwork
 
-    t0 = time.perf_counter()
-    key = demo_key()
-    inputs, w1 = recording(pipeline.load_inputs)
-    t1 = time.perf_counter()
-    network, w2 = recording(lambda: pipeline.load_network(inputs.roads, inputs.communities))
-    network = ReuseNetwork(network, floor=MAX_RADIUS_M)
-    t2 = time.perf_counter()
+    network, msgs = recording(lambda: pipeline.load_network(inputs.roads, inputs.communities))
+    return ReuseNetwork(network, floor=MAX_RADIUS_M), msgs
+
+
+#: The demo's files (``pipeline.demo_paths`` without importing the pipeline).
+DEMO_FILES = ("communities.gpkg", "sites.gpkg", "roads.osm.gz")
+
+
+def store_key() -> str:
+    """Key of the demo's default evaluation in the disk store (:mod:`siting._evalstore`);
+    cheap (no pandas), so :func:`start` can look the store up before anything is imported."""
+    from siting import _evalstore
+
+    files = [settings.demo_dir() / f for f in DEMO_FILES]
+    return _evalstore.entry_key(
+        [f for f in files if f.exists()], f"standard={settings.DEFAULT_STANDARD}", "demand=grid"
+    )
+
+
+def _evaluate_demo(inputs: Any) -> tuple[Any, Any, tuple[str, ...], tuple[str, ...]]:
+    """(network, evaluation, network warnings, evaluation warnings) of the demo's defaults."""
+    from siting import pipeline
+    from siting.standards import load_standard
+
+    network, w2 = _demo_network(inputs)
     std = load_standard(settings.DEFAULT_STANDARD)
     evaluation, w3 = recording(
         lambda: pipeline.evaluate_inputs(inputs, network, standard=std, demand="grid")
     )
+    return network, evaluation, w2, w3
+
+
+def evaluate_and_store(key: str) -> bool:
+    """Evaluate the demo's defaults and store the result under ``key`` (run by the side
+    process of :func:`start`); True when stored."""
+    from siting import _evalstore, pipeline
+
+    inputs, _w1 = recording(pipeline.load_inputs)
+    _network, evaluation, w2, w3 = _evaluate_demo(inputs)
+    _evalstore.save(key, evaluation, {"network": w2, "evaluation": w3})
+    return True
+
+
+def _side_start() -> None:
+    """Evaluate the demo in a second process when the store does not have it, so that the
+    evaluation and the first page's imports use both cores; :func:`_side_wait` collects it.
+
+    A plain ``python -m siting.ui.warm KEY`` child (not multiprocessing: a spawned worker
+    would first import the server's ``__main__``, Streamlit). Off with ``SITING_SIDE_PROCESS=0``
+    and on a single core.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from siting import _evalstore
+
+    if (os.cpu_count() or 1) < 2 or os.environ.get("SITING_SIDE_PROCESS", "1") == "0":
+        return
+    try:
+        key = store_key()
+        if (_evalstore.store_dir() / key / "meta.json").exists():
+            return
+        _state["side"] = subprocess.Popen(
+            [sys.executable, "-m", "siting.ui.warm", key],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+    except Exception:  # the warm-up evaluates in this process instead
+        logger.warning("no side process for the demo", exc_info=True)
+
+
+#: Seconds the warm-up waits for the side process before evaluating in this process.
+SIDE_TIMEOUT_S = 300.0
+
+
+def _side_wait() -> bool:
+    """Wait for the side process of :func:`_side_start`; True when it stored the evaluation."""
+    import subprocess
+
+    proc = _state.pop("side", None)
+    if proc is None:
+        return False
+    try:
+        code = proc.wait(timeout=SIDE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    if code != 0:  # its error shows again when this process evaluates
+        logger.warning("the side process did not store the demo (exit %s)", code)
+    return code == 0
+
+
+def _build() -> DemoBase:
+    from siting import _evalstore, pipeline
+    from siting.standards import load_standard
+
+    t0 = time.perf_counter()
+    key = demo_key()
+    skey = store_key()
+    std = load_standard(settings.DEFAULT_STANDARD)
+    stored = _evalstore.load(skey, std)
+    inputs, w1 = recording(pipeline.load_inputs)
+    t1 = time.perf_counter()
+    if stored is None and _side_wait():
+        stored = _evalstore.load(skey, std)
+    t2 = time.perf_counter()
+    if stored is not None:
+        evaluation, notes = stored
+        network, w2, w3 = None, tuple(notes["network"]), tuple(notes["evaluation"])
+        _timings["stored"] = 1.0
+    else:
+        network, evaluation, w2, w3 = _evaluate_demo(inputs)
+        try:
+            _evalstore.save(skey, evaluation, {"network": w2, "evaluation": w3})
+        except OSError as exc:  # a read-only cache: next start evaluates again
+            logger.warning("cannot store the demo's evaluation: %s", exc)
     t3 = time.perf_counter()
     _timings.update(
-        {"load_s": t1 - t0, "network_s": t2 - t1, "evaluate_s": t3 - t2, "total_s": t3 - t0}
+        {"load_s": t1 - t0, "side_wait_s": t2 - t1, "evaluate_s": t3 - t2, "total_s": t3 - t0}
     )
     logger.info(
-        "demo warmed: load %.2f s, network %.2f s, evaluation %.2f s", t1 - t0, t2 - t1, t3 - t2
+        "demo warmed (%s): load %.2f s, waited %.2f s, evaluation %.2f s",
+        "stored" if stored is not None else "evaluated",
+        t1 - t0,
+        t2 - t1,
+        t3 - t2,
     )
-    return DemoBase(key, inputs, network, (*w1, *w2), eval_key(key, std, "grid"), evaluation, w3)
+    return DemoBase(
+        key, inputs, (*w1, *w2), eval_key(key, std, "grid"), evaluation, w3, network=network
+    )
 
 
 def demo() -> DemoBase:
@@ -279,21 +423,42 @@ def start() -> threading.Thread:
             from streamlit.runtime.scriptrunner import get_script_run_ctx
 
             ctx = get_script_run_ctx(suppress_warning=True)
+            _side_start()
             _thread = _thread_start(_warm, "siting-warm", ctx)
             logger.info("warm-up started")
         return _thread
 
 
 def later() -> None:
-    """Import the modules of the downloads (:data:`EXPORT_MODULES`) in the background, once
-    per process: call it after a page has run."""
+    """Once per process, after a page has run: import the modules of the downloads
+    (:data:`EXPORT_MODULES`) and build the demo's network if the stored evaluation spared it,
+    in the background, so the other pages find them ready."""
     with _start_lock:
         if "later" in _started:
             return
         _started.add("later")
-    _thread_start(_imports, "siting-warm-exports", EXPORT_MODULES, "export_imports_s")
+    _thread_start(_after_first_page, "siting-warm-later")
+
+
+def _after_first_page() -> None:
+    _imports(EXPORT_MODULES, "export_imports_s")
+    base = _state.get("base")
+    if base is not None and not base.network_ready:
+        t0 = time.perf_counter()
+        try:
+            base.network  # noqa: B018  (built on first use)
+        except Exception:  # the page that needs it shows the error
+            logger.warning("demo network warm-up failed", exc_info=True)
+        _timings["network_s"] = time.perf_counter() - t0
+        logger.info("demo network built in %.2f s", _timings["network_s"])
 
 
 def timings() -> dict[str, float]:
     """Seconds spent by the warm-up steps so far (``load_s``, ``network_s``, ...)."""
     return dict(_timings)
+
+
+if __name__ == "__main__":  # the side process of _side_start: python -m siting.ui.warm KEY
+    import sys
+
+    evaluate_and_store(sys.argv[1])

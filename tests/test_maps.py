@@ -19,6 +19,8 @@ from _evalfixture import (
     make_proposals,
     make_service_areas,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from siting import maps
 from siting._errors import InputError
@@ -433,3 +435,54 @@ def test_hidden_levels_start_switched_off_but_stay_in_the_layer_control() -> Non
     assert name in html or json.dumps(name)[1:-1] in html
     shown = district_map(ev, basemap="none")
     assert all(c.show for c in shown._children.values() if isinstance(c, folium.FeatureGroup))
+
+
+# ----------------------------------------------------------------------------- branca fast path
+_NO_JINJA = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200).filter(
+    lambda s: not any(m in s for m in ("{{", "{%", "{#", "\r"))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NO_JINJA)
+def test_plain_text_renders_as_jinja_would(text: str) -> None:
+    import jinja2
+
+    from siting._branca_fast import PlainText, template
+
+    assert isinstance(template(text), PlainText)
+    assert template(text).render(this=None, kwargs={}) == jinja2.Template(text).render()
+
+
+@pytest.mark.parametrize(
+    "text", ["a {{ 1 + 1 }} b", "{% if true %}x{% endif %}", "a{# c #}", "a\r\nb"]
+)
+def test_template_syntax_is_still_compiled(text: str) -> None:
+    import jinja2
+
+    from siting._branca_fast import PlainText, template
+
+    t = template(text)
+    assert not isinstance(t, PlainText)
+    assert t.render() == jinja2.Template(text).render()
+
+
+def test_map_html_is_the_same_with_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import branca.element as be
+    import jinja2
+
+    from siting._branca_fast import template
+
+    ev = make_evaluation()
+    assert be.Template is template  # installed by importing siting.maps
+
+    def html() -> str:
+        m = district_map(ev)
+        # element ids are random: compare the documents with the ids blanked
+        return re.sub(r"[0-9a-f]{32}", "ID", m.get_root().render())
+
+    fast = html()
+    monkeypatch.setattr(be, "Template", jinja2.Template)
+    slow = html()
+    assert fast == slow
+    assert "L.map(" in fast and len(fast) > 10_000

@@ -56,5 +56,5 @@ def install() -> bool:
             return True
         if getattr(be, "Template", None) is None:  # pragma: no cover - another branca layout
             return False
-        be.Template = template  # type: ignore[assignment]
+        be.Template = template  # type: ignore[assignment,misc]
     return True

@@ -45,14 +45,29 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def first_tab(browser: object) -> Iterator[tuple[object, object]]:
+    """(context, page): the tab the end-to-end test opens the app in, made before the server
+    starts (see :func:`server`)."""
+    ctx = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="zh-CN"
+    )
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield ctx, page
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
 def server(
-    browser: object, tmp_path_factory: pytest.TempPathFactory
+    first_tab: tuple[object, object], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, float, float]]:
     """The app on a free loopback port; yields (base URL, seconds until healthy, spawn time).
 
-    Chromium is launched first (the ``browser`` argument) so that the time from ``streamlit
-    run`` to the first page is the server's and the page's, as for a user whose browser is
-    already open, not Chromium's start-up.
+    Chromium is launched and a blank tab opened first (``first_tab``) so that the time from
+    ``streamlit run`` to the first page is the server's and the page's, as for a user whose
+    browser is already open, not Chromium's start-up or a new tab's.
     """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -151,21 +166,17 @@ def _shot(page: object, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
-def test_app_end_to_end(server: tuple[str, float, float], browser: object, tmp_path: Path) -> None:
+def test_app_end_to_end(
+    server: tuple[str, float, float], first_tab: tuple[object, object], tmp_path: Path
+) -> None:
     base, t_start, t_spawn = server
-    ctx = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="zh-CN"
-    )
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    _ctx, page = first_tab
     try:
         _walk_through(page, base, t_start, t_spawn, tmp_path)
         assert (ARTIFACTS / "overview.png").stat().st_size > 0
     except Exception:
         _shot(page, "failure")
         raise
-    finally:
-        ctx.close()
 
 
 def _walk_through(page: object, base: str, t_start: float, t_spawn: float, tmp_path: Path) -> None:

@@ -212,3 +212,29 @@ def test_failed_side_process_falls_back(store: Path, monkeypatch: pytest.MonkeyP
     warm._state["side"] = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     assert warm._side_wait() is False
     assert "side" not in warm._state
+
+
+def test_component_scan_is_deferred_until_after_the_first_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    warm = _fresh_warm(monkeypatch)
+    monkeypatch.setattr(warm, "_deferred", [])
+    calls: list[tuple[object, bool]] = []
+
+    def scan(self: object, *, start_file_watching: bool = True) -> None:
+        calls.append((self, start_file_watching))
+
+    # monkeypatch restores Streamlit's own method after the test
+    monkeypatch.setattr(BidiComponentManager, "discover_and_register_components", scan)
+    assert warm.defer_component_scan() is True
+    assert warm.defer_component_scan() is True  # once: not wrapped twice
+    assert BidiComponentManager.discover_and_register_components.__wrapped__ is scan
+    manager = BidiComponentManager()
+    manager.discover_and_register_components(start_file_watching=False)
+    assert calls == []  # the runtime's start does not scan ...
+    warm._run_deferred()
+    assert calls == [(manager, False)]  # ... the background step after the first page does
+    warm._run_deferred()
+    assert len(calls) == 1

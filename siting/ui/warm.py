@@ -24,6 +24,7 @@ import hashlib
 import importlib
 import json
 import logging
+import sys
 import threading
 import time
 import warnings
@@ -34,6 +35,7 @@ from siting import settings
 
 __all__ = [
     "DemoBase",
+    "defer_component_scan",
     "demo",
     "eval_key",
     "keep_upload_replies",
@@ -57,6 +59,14 @@ _state: dict[str, Any] = {}
 _thread: threading.Thread | None = None
 _started: set[str] = set()
 _timings: dict[str, float] = {}
+_deferred: list[Callable[[], None]] = []  # Streamlit's component scan (defer_component_scan)
+
+#: The interpreter's thread switch interval in the app's server (Python's default: 5 ms). While
+#: the warm-up threads import and evaluate, the server's event loop waits for the GIL at every
+#: step of serving the page's files and messages; a shorter interval lets it in sooner. Measured
+#: on the demo (2 cores, load 6, three alternating rounds of two starts): first page with its
+#: map 4.46-4.73 s at 0.5 ms against 4.83-5.64 s at 5 ms.
+SWITCH_INTERVAL_S = 0.0005
 
 #: Largest walking radius the app offers (the coverage page's slider); one distance search
 #: with this bound serves every smaller radius.
@@ -216,7 +226,6 @@ def _side_start() -> None:
     """
     import os
     import subprocess
-    import sys
 
     from siting import _evalstore
 
@@ -411,11 +420,56 @@ def keep_upload_replies() -> bool:
     return True
 
 
+def defer_component_scan() -> bool:
+    """Make Streamlit's scan for installed v2 components run after the first page (once per
+    process; call it before the server starts its runtime, as ``app.py`` does).
+
+    Streamlit 1.67 reads the metadata of every installed distribution when its runtime starts,
+    looking for "v2" components; the app uses none (streamlit-folium is a v1 component). The
+    scan costs about 0.3 s alone and, competing with the warm-up's imports for the interpreter,
+    delayed the server's health check by about 0.8 s (measured: healthy after 1.5-2.0 s with
+    it, 0.75-0.97 s deferred; first page with its map 4.5-5.1 s against 3.7-4.2 s). Deferred,
+    it runs in :func:`later`'s background thread, so any v2 component installed is still
+    registered.
+
+    Returns True when the scan is deferred (False if this Streamlit has no such scan).
+    """
+    try:
+        from streamlit.components.v2.component_manager import BidiComponentManager
+    except ImportError:  # pragma: no cover - another Streamlit layout
+        return False
+    with _start_lock:
+        scan = BidiComponentManager.discover_and_register_components
+        if getattr(scan, "_siting_deferred", False):
+            return True
+
+        def deferred_scan(self: Any, *, start_file_watching: bool = True) -> None:
+            with _start_lock:
+                _deferred.append(lambda: scan(self, start_file_watching=start_file_watching))
+
+        deferred_scan._siting_deferred = True  # type: ignore[attr-defined]
+        deferred_scan.__wrapped__ = scan  # type: ignore[attr-defined]
+        BidiComponentManager.discover_and_register_components = deferred_scan  # type: ignore[method-assign]
+    return True
+
+
+def _run_deferred() -> None:
+    with _start_lock:
+        jobs = list(_deferred)
+        _deferred.clear()
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # Streamlit logs its own scan errors; never break the app for it
+            logger.warning("deferred component scan failed", exc_info=True)
+
+
 def start() -> threading.Thread:
     """Start the warm-up in a background thread (once per process); returns the thread.
 
     The thread builds the demo (:func:`demo`) while another imports the map modules
-    (:data:`MAP_MODULES`).
+    (:data:`MAP_MODULES`); a second process evaluates the demo if the store lacks it
+    (:func:`_side_start`). Sets the interpreter's switch interval (:data:`SWITCH_INTERVAL_S`).
     """
     global _thread
     with _start_lock:
@@ -423,6 +477,7 @@ def start() -> threading.Thread:
             from streamlit.runtime.scriptrunner import get_script_run_ctx
 
             ctx = get_script_run_ctx(suppress_warning=True)
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
             _side_start()
             _thread = _thread_start(_warm, "siting-warm", ctx)
             logger.info("warm-up started")
@@ -431,7 +486,8 @@ def start() -> threading.Thread:
 
 def later() -> None:
     """Once per process, after a page has run: import the modules of the downloads
-    (:data:`EXPORT_MODULES`) and build the demo's network if the stored evaluation spared it,
+    (:data:`EXPORT_MODULES`), run Streamlit's deferred component scan
+    (:func:`defer_component_scan`) and build the demo's network if the stored evaluation spared it,
     in the background, so the other pages find them ready."""
     with _start_lock:
         if "later" in _started:
@@ -442,6 +498,7 @@ def later() -> None:
 
 def _after_first_page() -> None:
     _imports(EXPORT_MODULES, "export_imports_s")
+    _run_deferred()
     base = _state.get("base")
     if base is not None and not base.network_ready:
         t0 = time.perf_counter()
@@ -459,6 +516,4 @@ def timings() -> dict[str, float]:
 
 
 if __name__ == "__main__":  # the side process of _side_start: python -m siting.ui.warm KEY
-    import sys
-
     evaluate_and_store(sys.argv[1])

@@ -15,6 +15,7 @@ import streamlit as st
 
 from siting.ui import warm
 
+warm.log_to_stderr()
 warm.keep_upload_replies()
 warm.defer_component_scan()  # before the server starts its runtime
 warm.start()

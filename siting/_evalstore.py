@@ -1,7 +1,8 @@
 """A disk store of evaluations, so a restarted app shows the demo without evaluating it again.
 
-An entry is a folder named by its key under ``<cache dir>/evaluations/``: one GeoParquet (or
-Parquet) file per frame of the :class:`~siting.evaluate.Evaluation`, and ``meta.json`` with the
+An entry is a folder named by its key under ``<cache dir>/evaluations/``: one Parquet file (WKB
+geometry) per frame of the :class:`~siting.evaluate.Evaluation` and per extra frame kept with it
+(the validated inputs, for the app's demo), and ``meta.json`` with the
 summary, the warnings that came with the evaluation and the key's parts. The key (:func:`entry_key`)
 covers everything the result depends on: the input files' contents, the standard's values, the
 demand method, the engine's source code (every ``.py`` of the package outside ``siting/ui``) and
@@ -26,11 +27,11 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from siting import settings
 
-__all__ = ["FRAMES", "code_digest", "entry_key", "load", "save", "store_dir"]
+__all__ = ["FRAMES", "Stored", "code_digest", "entry_key", "load", "save", "store_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,37 +82,56 @@ def entry_key(files: Iterable[Path], *parts: str) -> str:
     return h.hexdigest()
 
 
-def save(key: str, evaluation: Any, notes: Mapping[str, Sequence[str]] | None = None) -> Path:
-    """Store ``evaluation`` under ``key``; returns the folder. ``notes``: the warnings that
-    came with it, by step (``{"network": [...], "evaluation": [...]}``), given back by
-    :func:`load`.
+class Stored(NamedTuple):
+    """What :func:`load` gives back."""
+
+    evaluation: Any
+    #: the warnings that came with it, by step (as given to :func:`save`)
+    notes: dict[str, list[str]]
+    #: the other frames given to :func:`save` (``extra``), by name
+    extra: dict[str, Any]
+
+
+def save(
+    key: str,
+    evaluation: Any,
+    notes: Mapping[str, Sequence[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Store ``evaluation`` under ``key``; returns the folder.
+
+    ``notes``: the warnings that came with it, by step (``{"network": [...], ...}``);
+    ``extra``: other (Geo)DataFrames to keep with it (the validated inputs, say), by name.
+    Both are given back by :func:`load`.
 
     Raises
     ------
     OSError
         When the cache folder cannot be written (the caller goes on without the store).
     """
-    import geopandas as gpd
-
     final = store_dir() / key
     if (final / "meta.json").exists():
         return final
+    frames = {name: getattr(evaluation, name) for name in FRAMES}
+    extra = dict(extra or {})
+    clash = set(extra) & set(frames)
+    if clash:
+        raise ValueError(f"extra frames may not be named like the evaluation's: {sorted(clash)}")
+    frames.update(extra)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
     try:
-        for name in FRAMES:
-            getattr(evaluation, name).to_parquet(tmp / f"{name}.parquet", index=True)
-        crs = {n: getattr(getattr(evaluation, n), "crs", None) for n in FRAMES}
+        for name, frame in frames.items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=True)
+        crs = {n: getattr(f, "crs", None) for n, f in frames.items()}
         meta = {
             "format": FORMAT,
+            "frames": list(frames),
+            "extra": list(extra),
             "crs": {n: c.to_wkt() for n, c in crs.items() if c is not None},
+            "geo": {n: f.geometry.name for n, f in frames.items() if hasattr(f, "geometry")},
             "summary": evaluation.summary,
             "notes": {k: list(v) for k, v in (notes or {}).items()},
-            "geo": {
-                n: getattr(evaluation, n).geometry.name
-                for n in FRAMES
-                if isinstance(getattr(evaluation, n), gpd.GeoDataFrame)
-            },
         }
         (tmp / "meta.json").write_text(
             json.dumps(meta, ensure_ascii=False, allow_nan=True, default=_jsonable),
@@ -128,9 +148,10 @@ def save(key: str, evaluation: Any, notes: Mapping[str, Sequence[str]] | None = 
     return final
 
 
-def load(key: str, standard: Any) -> tuple[Any, dict[str, list[str]]] | None:
-    """The stored evaluation under ``key`` and its notes (see :func:`save`), or None when there is none (or it
-    cannot be read). ``standard`` is the one the key was made with (it is not stored)."""
+def load(key: str, standard: Any) -> Stored | None:
+    """The evaluation stored under ``key`` with its notes and extra frames (see :func:`save`),
+    or None when there is none (or it cannot be read). ``standard`` is the one the key was made
+    with (it is not stored)."""
     folder = store_dir() / key
     meta_path = folder / "meta.json"
     if not meta_path.exists():
@@ -147,7 +168,7 @@ def load(key: str, standard: Any) -> tuple[Any, dict[str, list[str]]] | None:
             return None
         crs_cache: dict[str, Any] = {}
         frames = {}
-        for name in FRAMES:
+        for name in meta["frames"]:
             frame = pd.read_parquet(folder / f"{name}.parquet")
             if name in meta["geo"]:
                 # geometry from WKB with one CRS object per distinct CRS: geopandas.read_parquet
@@ -161,12 +182,13 @@ def load(key: str, standard: Any) -> tuple[Any, dict[str, list[str]]] | None:
                     frame, geometry=col, crs=None if wkt is None else crs_cache[wkt]
                 )
             frames[name] = frame
+        extra = {name: frames.pop(name) for name in meta["extra"]}
         evaluation = Evaluation(**frames, summary=meta["summary"], standard=standard)
     except Exception as exc:  # a damaged or foreign entry: dropped, the caller evaluates again
         logger.warning("dropping the unreadable stored evaluation %s: %s", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    return evaluation, {k: list(v) for k, v in meta["notes"].items()}
+    return Stored(evaluation, {k: list(v) for k, v in meta["notes"].items()}, extra)
 
 
 def _jsonable(value: Any) -> Any:

@@ -126,6 +126,14 @@ def load_inputs(
     return Inputs(comm, st, roads_s, files, is_demo)
 
 
+def demo_inputs(communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> Inputs:
+    """The demo's :class:`Inputs` from its frames as :func:`load_inputs` validated them (kept by
+    the app's evaluation store), with the demo's current file paths."""
+    p = demo_paths()
+    files = {"communities": str(p["communities"]), "sites": str(p["sites"]), "roads": str(p["roads"])}
+    return Inputs(communities, sites, str(p["roads"]), files, True)
+
+
 def load_network(roads: str | None, communities: gpd.GeoDataFrame) -> Any:
     """The distance provider: a walking network from ``roads``, or straight lines when None."""
     from siting.network import EuclideanNetwork, WalkNetwork, check_covers

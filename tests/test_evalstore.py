@@ -40,21 +40,34 @@ def _assert_same(a: object, b: object) -> None:
 def test_round_trip_is_exact(store: Path) -> None:
     ev = make_real_evaluation()
     notes = {"network": ["道路网有 2 个不连通部分"], "evaluation": []}
-    folder = _evalstore.save("k1", ev, notes)
+    kept = {"input_sites": ev.sites[["site_id", "geometry"]], "table": ev.streets}
+    folder = _evalstore.save("k1", ev, notes, extra=kept)
     assert folder == store / "k1"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{n}.parquet" for n in _evalstore.FRAMES] + ["meta.json"]
+        [f"{n}.parquet" for n in (*_evalstore.FRAMES, *kept)] + ["meta.json"]
     )
     got = _evalstore.load("k1", ev.standard)
     assert got is not None
-    back, back_notes = got
+    back, back_notes, back_extra = got
     _assert_same(ev, back)
     assert back.standard is ev.standard
     assert back_notes == notes
+    assert list(back_extra) == ["input_sites", "table"]
+    assert isinstance(back_extra["input_sites"], gpd.GeoDataFrame)
+    assert back_extra["input_sites"].crs == ev.sites.crs
+    pd.testing.assert_frame_equal(back_extra["input_sites"], kept["input_sites"], check_exact=True)
+    pd.testing.assert_frame_equal(back_extra["table"], kept["table"], check_exact=True)
     # the summary is stored as readable JSON (Chinese kept)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert meta["summary"]["population_total"] == ev.summary["population_total"]
     assert "道路网" in (folder / "meta.json").read_text(encoding="utf-8")
+
+
+def test_extra_frames_may_not_shadow_the_evaluation(store: Path) -> None:
+    ev = make_real_evaluation()
+    with pytest.raises(ValueError, match="sites"):
+        _evalstore.save("k0", ev, extra={"sites": ev.sites})
+    assert not (store / "k0").exists()
 
 
 def test_missing_entry_is_none(store: Path) -> None:
@@ -71,7 +84,7 @@ def test_damaged_entry_is_dropped(store: Path) -> None:
     _evalstore.save("k2", ev)
     got = _evalstore.load("k2", ev.standard)
     assert got is not None
-    _assert_same(ev, got[0])
+    _assert_same(ev, got.evaluation)
 
 
 def test_other_format_is_not_read(store: Path) -> None:
@@ -102,7 +115,7 @@ def test_concurrent_saves_of_one_key(store: Path) -> None:
     assert [p.name for p in store.iterdir()] == ["same"]  # no temporary folder left
     got = _evalstore.load("same", ev.standard)
     assert got is not None
-    _assert_same(ev, got[0])
+    _assert_same(ev, got.evaluation)
 
 
 def test_key_follows_every_input(tmp_path: Path) -> None:
@@ -181,6 +194,16 @@ def test_side_process_stores_the_demo_and_warm_up_uses_it(
     net = pipeline.load_network(inputs.roads, inputs.communities)
     fresh = pipeline.evaluate_inputs(inputs, net, standard=load_standard("default"))
     _assert_same(fresh, base.evaluation)
+    # and the same validated inputs, with this checkout's demo paths
+    for role in ("communities", "sites"):
+        a, b = getattr(inputs, role), getattr(base.inputs, role)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert a.crs == b.crs
+    assert (base.inputs.roads, base.inputs.files, base.inputs.is_demo) == (
+        inputs.roads,
+        inputs.files,
+        inputs.is_demo,
+    )
     # the network comes on first use, and a second start finds the entry (no child)
     assert base.network.kind == net.kind
     assert base.network_ready

@@ -54,4 +54,4 @@ try:
     page.run()
 finally:
     common.sidebar_status(slot)
-    warm.later()  # the download modules, now that the first page is out
+    warm.later()  # the later pages' modules and the demo network, now that the first page is out

@@ -11,7 +11,7 @@ the demo's files, the engine's code and the library versions): a restarted serve
 it in a second process (``python -m siting.ui.warm KEY``), so that work and this process's
 imports use both cores; if that process cannot start or fails, this process evaluates. The
 network is built on first use (:attr:`DemoBase.network`) or in the background after the first
-page (:func:`later`), with the download modules (openpyxl). The map modules (folium,
+page (:func:`later`), with the modules of the downloads and the drawing tool. The map modules (folium,
 streamlit-folium) are imported meanwhile by a second thread.
 
 Nothing here holds session data: uploads go through the content-keyed caches of
@@ -210,12 +210,27 @@ def _evaluate_demo(inputs: Any) -> tuple[Any, Any, tuple[str, ...], tuple[str, .
 def evaluate_and_store(key: str) -> bool:
     """Evaluate the demo's defaults and store the result under ``key`` (run by the side
     process of :func:`start`); True when stored."""
-    from siting import _evalstore, pipeline
+    from siting import pipeline
 
-    inputs, _w1 = recording(pipeline.load_inputs)
+    inputs, w1 = recording(pipeline.load_inputs)
     _network, evaluation, w2, w3 = _evaluate_demo(inputs)
-    _evalstore.save(key, evaluation, {"network": w2, "evaluation": w3})
+    _store(key, inputs, evaluation, w1, w2, w3)
     return True
+
+
+#: Names of the demo's validated inputs among a stored entry's extra frames.
+_INPUT_FRAMES = {"communities": "input_communities", "sites": "input_sites"}
+
+
+def _store(key: str, inputs: Any, evaluation: Any, *notes: tuple[str, ...]) -> None:
+    from siting import _evalstore
+
+    _evalstore.save(
+        key,
+        evaluation,
+        dict(zip(("load", "network", "evaluation"), notes, strict=True)),
+        extra={name: getattr(inputs, role) for role, name in _INPUT_FRAMES.items()},
+    )
 
 
 def _side_start() -> None:
@@ -275,31 +290,33 @@ def _build() -> DemoBase:
     skey = store_key()
     std = load_standard(settings.DEFAULT_STANDARD)
     stored = _evalstore.load(skey, std)
-    inputs, w1 = recording(pipeline.load_inputs)
-    t1 = time.perf_counter()
     if stored is None and _side_wait():
         stored = _evalstore.load(skey, std)
-    t2 = time.perf_counter()
-    if stored is not None:
-        evaluation, notes = stored
-        network, w2, w3 = None, tuple(notes["network"]), tuple(notes["evaluation"])
+    t1 = time.perf_counter()
+    network = None
+    if stored is not None and set(_INPUT_FRAMES.values()) <= set(stored.extra):
+        # the demo's validated inputs and evaluation as they were stored: no reading, no
+        # validation, no network (built after the first page)
+        inputs = pipeline.demo_inputs(
+            stored.extra[_INPUT_FRAMES["communities"]], stored.extra[_INPUT_FRAMES["sites"]]
+        )
+        evaluation = stored.evaluation
+        w1, w2, w3 = (tuple(stored.notes.get(k, ())) for k in ("load", "network", "evaluation"))
         _timings["stored"] = 1.0
     else:
+        inputs, w1 = recording(pipeline.load_inputs)
         network, evaluation, w2, w3 = _evaluate_demo(inputs)
         try:
-            _evalstore.save(skey, evaluation, {"network": w2, "evaluation": w3})
+            _store(skey, inputs, evaluation, w1, w2, w3)
         except OSError as exc:  # a read-only cache: next start evaluates again
             logger.warning("cannot store the demo's evaluation: %s", exc)
-    t3 = time.perf_counter()
-    _timings.update(
-        {"load_s": t1 - t0, "side_wait_s": t2 - t1, "evaluate_s": t3 - t2, "total_s": t3 - t0}
-    )
+    t2 = time.perf_counter()
+    _timings.update({"side_wait_s": t1 - t0, "evaluate_s": t2 - t1, "total_s": t2 - t0})
     logger.info(
-        "demo warmed (%s): load %.2f s, waited %.2f s, evaluation %.2f s",
-        "stored" if stored is not None else "evaluated",
+        "demo warmed (%s) in %.2f s (%.2f s of it waiting for the side process)",
+        "stored" if "stored" in _timings else "evaluated",
+        t2 - t0,
         t1 - t0,
-        t2 - t1,
-        t3 - t2,
     )
     return DemoBase(
         key, inputs, (*w1, *w2), eval_key(key, std, "grid"), evaluation, w3, network=network
@@ -327,10 +344,12 @@ def demo() -> DemoBase:
 
 #: Modules the first page needs right after its figures (the map): imported while the demo
 #: is built, in a thread of their own, so the map does not wait for them.
-MAP_MODULES = ("folium", "folium.plugins", "streamlit_folium", "siting.maps", "siting.ui.assets")
-#: Modules only the downloads need: imported once the first page has run (:func:`later`), so
-#: they do not compete with the first page for the interpreter.
-EXPORT_MODULES = ("openpyxl", "siting.report")
+MAP_MODULES = ("folium", "streamlit_folium", "siting.maps", "siting.ui.assets")
+#: Modules only later pages need: the downloads' (openpyxl) and the estate page's drawing tool
+#: (``folium.plugins`` imports every plugin, compiling about 40 templates: 0.15-0.3 s). Imported
+#: once the first page has run (:func:`later`), so they do not compete with the first page for
+#: the interpreter.
+LATER_MODULES = ("openpyxl", "siting.report", "folium.plugins")
 
 
 def _imports(names: tuple[str, ...], key: str) -> None:
@@ -502,7 +521,7 @@ def start() -> threading.Thread:
 
 def later() -> None:
     """Once per process, after a page has run: import the modules of the downloads
-    (:data:`EXPORT_MODULES`), run Streamlit's deferred component scan
+    (:data:`LATER_MODULES`), run Streamlit's deferred component scan
     (:func:`defer_component_scan`) and build the demo's network if the stored evaluation spared it,
     in the background, so the other pages find them ready."""
     with _start_lock:
@@ -513,7 +532,7 @@ def later() -> None:
 
 
 def _after_first_page() -> None:
-    _imports(EXPORT_MODULES, "export_imports_s")
+    _imports(LATER_MODULES, "later_imports_s")
     _run_deferred()
     base = _state.get("base")
     if base is not None and not base.network_ready:

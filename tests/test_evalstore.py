@@ -9,6 +9,7 @@ must give the same figures as one that evaluates.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -261,3 +262,23 @@ def test_component_scan_is_deferred_until_after_the_first_page(
     assert calls == [(manager, False)]  # ... the background step after the first page does
     warm._run_deferred()
     assert len(calls) == 1
+
+
+def test_side_process_reports_a_failure_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # the cache folder is a file: the store cannot be written
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    env = {**os.environ, "SITING_CACHE_DIR": str(blocker)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "siting.ui.warm", "k"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "the demo was not stored by the side process" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -551,9 +551,14 @@ def timings() -> dict[str, float]:
 
 
 if __name__ == "__main__":  # the side process of _side_start: python -m siting.ui.warm KEY
-    evaluate_and_store(sys.argv[1])
+    code = 0
+    try:
+        evaluate_and_store(sys.argv[1])
+    except Exception as exc:  # the server evaluates in its own process and shows any error
+        print(f"siting: the demo was not stored by the side process: {exc}", file=sys.stderr)
+        code = 1
     # the entry is stored (its files closed); the parent waits for this process's exit, and an
     # orderly interpreter shutdown (freeing pandas, numpy, GEOS ...) took another 0.3 s
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)

@@ -67,8 +67,12 @@ def test_overview_figures_equal_pipeline(app, direct) -> None:
     assert m["达标率"] == f"{100 * s['compliance_rate']:.1f}%"
     assert m["总人口"] == f"{s['population_total']:,.0f}"
     assert m["每站点服务人口"] == f"{s['population_total'] / s['sites_total']:,.0f}"
-    table = app.dataframe[0].value
-    assert table["数量"].sum() == len(ev.sites)
+    # the counts by level: a Markdown table (header, rule, one row per level)
+    md = next(m.value for m in app.markdown if m.value.startswith("| 层级"))
+    rows = [line.strip("|").split("|") for line in md.splitlines()[2:]]
+    assert len(rows) == 4
+    assert sum(int(r[1].strip().replace(",", "")) for r in rows) == len(ev.sites)
+    assert sum(int(r[2].strip().replace(",", "")) for r in rows) == int(ev.sites["compliant"].sum())
 
 
 @needs_demo
@@ -450,3 +454,19 @@ def test_scenarios_bad_store_shows_message(tmp_path: Path, monkeypatch) -> None:
     at.switch_page("page_scenarios.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and "方案库无法使用" in at.error[0].value
+
+
+def test_small_table_escapes_markdown() -> None:
+    import pandas as pd
+
+    from siting.ui.common import small_table
+
+    md = small_table(
+        pd.DataFrame({"名称 name": ["a|b", "x*y_z", "$5\nline"], "n": [1234567, 2, 3]})
+    )
+    lines = md.splitlines()
+    assert lines[0] == "| 名称 name | n |"
+    assert lines[1] == "|---|---|"
+    assert lines[2] == "| a\\|b | 1,234,567 |"
+    assert lines[3] == "| x\\*y\\_z | 2 |"
+    assert lines[4] == "| \\$5 line | 3 |"

@@ -32,7 +32,7 @@ by_level = pd.DataFrame(
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("sites_by_level"))
-    common.table(by_level)
+    common.small_table(by_level)
 with right:
     from siting.maps import district_map
 

@@ -17,7 +17,10 @@ Speed comes from shrinking the model before HiGHS sees it, never from answering 
   swaps, drop-and-refill kicks) whose answer is the incumbent; Lagrangian variable fixing with
   the LP duals as multipliers then fixes sites in or out and marks rows that must be covered in
   every answer at least as good as the incumbent (the incumbent keeps them all, so no optimum is
-  lost), and HiGHS solves what is left from that start, with restarts off (measured faster).
+  lost). What is left goes to our own branch-and-bound over the sites
+  (:mod:`siting._locate_mclpbb`: LP bounds recomputed by our own arithmetic, reduced-cost fixing
+  at every node, reliability branching); only if it runs out of budget does HiGHS's MIP solve the
+  model from its best answer, with restarts off (measured faster).
 * LSCP: rows covered by fixed sites are dropped; dominated candidates and dominated rows (a row
   whose candidate set contains another row's is covered whenever that row is) are removed until
   nothing changes; a greedy cover is the first incumbent.
@@ -55,7 +58,8 @@ from siting._locate_heur import (
     mclp_local_search,
     pcenter_greedy,
 )
-from siting._locate_highs import solve_lp, solve_mip
+from siting._locate_highs import solve_mip
+from siting._locate_mclpbb import lp_relaxation, mclp_bb
 from siting._locate_pmedian import solve_pmedian
 from siting._locate_prep import (
     _assign_cover,
@@ -438,7 +442,7 @@ def _mclp_core(
     if lb >= lp_bound - 1e-9 * max(abs(lp_bound), 1.0):
         return cols[heur], "optimal", 0.0  # the LP bound is reached: proven optimal
     # Lagrangian fixing: every answer at least as good as ``heur`` keeps these fixings.
-    fix = _mclp_fix(b, wagg, p, lb, lp, deadline)
+    fix = _mclp_fix(b, wagg, p, lb, lp, deadline, rounds=_FIX_ROUNDS)
     bf, wf, pf, colf, must, const = fix
     logger.info(
         "MCLP fixing: %d x %d (p=%d) left, %d rows must be covered", *bf.shape, pf, must.sum()
@@ -450,6 +454,26 @@ def _mclp_core(
         if _mclp_value(b, wagg, sel) >= lb:
             return cols[sel], "optimal", 0.0
         return cols[heur], "optimal", 0.0
+    # Our own branch-and-bound over the sites (see siting._locate_mclpbb); HiGHS's MIP only when
+    # it runs out of budget (at most half the time left), from its best answer.
+    now = time.perf_counter()
+    bb = mclp_bb(
+        bf,
+        wf,
+        pf,
+        must,
+        np.flatnonzero(np.isin(colf, heur)),
+        deadline=now + (deadline - now) / 2,
+        cpu_budget_s=_BB_BUDGET_S,
+        y0=fix.y,
+    )
+    logger.info("MCLP branch-and-bound: %d nodes, %d LPs, proven %s", bb.nodes, bb.lps, bb.proven)
+    sel = np.union1d(np.flatnonzero(fix.ones), colf[bb.sel])
+    val = _mclp_value(b, wagg, sel)
+    if val >= lb:
+        heur, lb = sel, val
+        if bb.proven:
+            return cols[heur], "optimal", 0.0
     r2, k2 = bf.shape
     in_start = np.isin(colf, heur)
     start = np.zeros(k2 + r2)
@@ -515,10 +539,21 @@ _MCLP_HIGHS: dict[str, object] = {
 
 
 # Upper limit of the MCLP local search in CPU seconds (the actual budget is 2e-6 * nnz * p up to
-# this). Its answer stalls early (2,000 x 500: 441,854 for p = 20 with any budget from 0.5 to 4
-# s, 557,581 for p = 50 from 1 s); measured total CPU on seeds 1-3, p = 20 / 50, 0.6 was equal or
-# better than 1.0 everywhere (seed 1 p = 50: 3.18 vs 3.57 s).
-_LS_BUDGET_S = 0.6
+# this). Session 2 measured 0.6 s against HiGHS's MIP (its answer stalls early: 2,000 x 500,
+# p = 20: 441,854 with any budget from 0.5 to 4 s, the optimum being 442,457). With the
+# branch-and-bound, which finds better answers itself from the LP, the kicks matter less than
+# their time: total CPU on seeds 1-3, p = 20 and 50 (bench/README.md, session 3): 0.6 s 14.8,
+# 0.25 s 14.1, 0.1 s 13.0, 0.05 s 12.6, 0 s 13.1.
+_LS_BUDGET_S = 0.05
+
+# Lagrangian fixing rounds (each after the first re-solves the LP on the shrunken model). The
+# branch-and-bound fixes at every node with its own LP duals; one round measured best (same six
+# instances: 1 round 10.4 s, 2 rounds 10.7 s, 4 rounds 10.9 s).
+_FIX_ROUNDS = 1
+
+# CPU seconds for the branch-and-bound before HiGHS's MIP takes over (the six instances above
+# need 0.1-3.5 s in it; HiGHS's MIP needed 0.5-10 s for the same models).
+_BB_BUDGET_S = 10.0
 
 
 def _mclp_value(b: sp.csc_array, w: np.ndarray, sel: np.ndarray) -> float:
@@ -533,26 +568,15 @@ def _mclp_lp(b: sp.csc_array, w: np.ndarray, p: int, deadline: float = math.inf)
     With a deadline the LP gets at most half the time left, keeping the rest for the search.
     """
     r, k = b.shape
-    con = sp.vstack(
-        [
-            sp.hstack([-b, sp.eye_array(r, format="csc")]),
-            sp.hstack([sp.csc_array(np.ones((1, k))), sp.csc_array((1, r))]),
-        ],
-        format="csc",
-    )
-    out = solve_lp(
-        np.concatenate([np.zeros(k), w]),
-        con,
-        np.concatenate([np.zeros(r), [p]]),
-        maximize=True,
-        time_limit=None if math.isinf(deadline) else (deadline - time.perf_counter()) / 2,
+    out = lp_relaxation(
+        b, w, p, None if math.isinf(deadline) else (deadline - time.perf_counter()) / 2
     )
     if out is None:
         return None
-    _obj, x, dual = out
+    _obj, y, dual = out
     lam = np.clip(np.abs(dual[:r]), 0.0, w)
     bound = _lagrangian(b, w, p, lam)[0]  # our own arithmetic: valid for any lam >= 0
-    return bound, x[:k], lam
+    return bound, y[:k], lam
 
 
 def _lagrangian(b, w, p, lam):
@@ -571,6 +595,7 @@ class _Fixed:
     must: np.ndarray  # per remaining row: must be covered
     const: float  # weight already covered by the fixed-in sites
     ones: np.ndarray  # mask over the reduced model's columns fixed to 1
+    y: np.ndarray | None = None  # LP answer on the model left (when the last LP was on it)
 
     def __iter__(self):
         return iter((self.b, self.w, self.p, self.cols, self.must, self.const))
@@ -592,6 +617,7 @@ def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
     must = np.zeros(b.shape[0], dtype=bool)
     const = 0.0
     tol = 1e-9 * max(abs(lb), 1.0)
+    y_cur = None if lp is None else lp[1]  # LP answer on the current model, if any
     for it in range(rounds):
         if lp is None or p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
             break
@@ -606,9 +632,9 @@ def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
         f0 = ~top & (bound - c_p + c < lb - tol)
         f1 = top & (bound - c + c_next < lb - tol)
         m_new = (bound - np.maximum(w - lam, 0.0) < lb - tol) & ~must
-        if not (f0.any() or f1.any() or m_new.any()):
-            break
         must |= m_new
+        if not (f0.any() or f1.any()):
+            break  # same columns and rows: the LP and its duals would not change
         covered = np.asarray(b[:, np.flatnonzero(f1)].sum(axis=1)).ravel() > 0
         const += float(w[covered].sum())
         ones[cols[f1]] = True
@@ -623,10 +649,12 @@ def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
             w = np.bincount(inv, weights=w, minlength=len(first))
             must = np.bincount(inv, weights=must, minlength=len(first)) > 0
             b = sp.csc_array(b[first])
+        y_cur = None
         if p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
             break
         lp = _mclp_lp(b, w, p, deadline) if it + 1 < rounds else None
-    return _Fixed(b, w, p, cols, must, const, ones)
+        y_cur = None if lp is None else lp[1]
+    return _Fixed(b, w, p, cols, must, const, ones, y_cur)
 
 
 # ----------------------------------------------------------------------------- p-median

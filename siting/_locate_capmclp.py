@@ -190,6 +190,27 @@ def _flow(indptr, indices, w, cap, sites, rowmap):  # pragma: no cover - compile
     ``rowmap`` is scratch of length n filled with -1 (left that way).
     """
     k = len(sites)
+    site_cap = np.empty(k)
+    for q in range(k):
+        site_cap[q] = cap[sites[q]]
+    nr, npair, efrom, eto, ecap, start, adj = _graph(indptr, indices, w, site_cap, sites, rowmap)
+    total = _push(nr, npair, k, eto, ecap, start, adj, w.max())
+    total += _dinic(efrom, eto, ecap, start, adj, w.max())
+    pair_flow = np.empty(npair)
+    for q in range(npair):
+        pair_flow[q] = ecap[2 * nr + 2 * q + 1]
+    return total, pair_flow
+
+
+@njit(cache=True)
+def _graph(indptr, indices, w, site_cap, sites, rowmap):  # pragma: no cover - compiled
+    """The flow network for :func:`_flow` (sink capacities ``site_cap`` per entry of ``sites``).
+
+    Nodes: 0 source, 1 sink, 2 .. 2+k-1 sites, then the rows they cover. Edge ``x`` and its
+    reverse ``x ^ 1``: first source -> row (2 per row), then row -> site (2 per pair, in the
+    order of ``sites`` and their column entries), then site -> sink (2 per site).
+    """
+    k = len(sites)
     nr = 0
     npair = 0
     for q in range(k):
@@ -205,7 +226,6 @@ def _flow(indptr, indices, w, cap, sites, rowmap):  # pragma: no cover - compile
         j = sites[q]
         for t in range(indptr[j], indptr[j + 1]):
             rows[rowmap[indices[t]]] = indices[t]
-    # nodes: 0 source, 1 sink, 2 .. 2+k-1 sites, then rows; edge x and its reverse x ^ 1
     nn = 2 + k + nr
     ne = nr + npair + k
     eto = np.empty(2 * ne, np.int64)
@@ -224,7 +244,7 @@ def _flow(indptr, indices, w, cap, sites, rowmap):  # pragma: no cover - compile
             efrom[e + 1], eto[e + 1] = 2 + q, 2 + k + r
             e += 2
     for q in range(k):
-        efrom[e], eto[e], ecap[e] = 2 + q, 1, cap[sites[q]]
+        efrom[e], eto[e], ecap[e] = 2 + q, 1, site_cap[q]
         efrom[e + 1], eto[e + 1] = 1, 2 + q
         e += 2
     for r in range(nr):
@@ -239,12 +259,45 @@ def _flow(indptr, indices, w, cap, sites, rowmap):  # pragma: no cover - compile
     for x in range(2 * ne):
         adj[fill[efrom[x]]] = x
         fill[efrom[x]] += 1
+    return nr, npair, efrom, eto, ecap, start, adj
+
+
+@njit(cache=True)
+def _push(nr, npair, k, eto, ecap, start, adj, wmax):  # pragma: no cover - compiled
+    """Greedy start for :func:`_dinic`: each row sends what it can straight to its sites."""
+    eps = 1e-12 * (1.0 + wmax)
+    total = 0.0
+    for r in range(nr):
+        for a in range(start[2 + k + r], start[3 + k + r]):
+            x = adj[a]
+            rem = ecap[2 * r]
+            if rem <= eps:
+                break
+            if x & 1 or x < 2 * nr:
+                continue
+            s_edge = 2 * nr + 2 * npair + 2 * (eto[x] - 2)
+            f = min(rem, ecap[s_edge])
+            if f > 0:
+                ecap[x ^ 1] += f
+                ecap[s_edge] -= f
+                ecap[s_edge ^ 1] += f
+                ecap[2 * r] -= f
+                ecap[2 * r + 1] += f
+                total += f
+    return total
+
+
+@njit(cache=True)
+def _dinic(efrom, eto, ecap, start, adj, wmax):  # pragma: no cover - compiled
+    """Augment the flow held in the residual capacities ``ecap`` to a maximum; returns the
+    flow added."""
+    nn = len(start) - 1
     level = np.empty(nn, np.int64)
     queue = np.empty(nn, np.int64)
     cur = np.empty(nn, np.int64)
     path = np.empty(nn, np.int64)
     total = 0.0
-    eps = 1e-12 * (1.0 + w.max())
+    eps = 1e-12 * (1.0 + wmax)
     while True:
         level[:] = -1
         level[0] = 0
@@ -298,10 +351,39 @@ def _flow(indptr, indices, w, cap, sites, rowmap):  # pragma: no cover - compile
                 ecap[path[d]] -= f
                 ecap[path[d] ^ 1] += f
             total += f
-    pair_flow = np.empty(npair)
-    for q in range(npair):
-        pair_flow[q] = ecap[2 * nr + 2 * q + 1]
-    return total, pair_flow
+    return total
+
+
+@njit(cache=True)
+def _swap_values(ip, ix, w, cap, sites, pos, cand, rowmap):  # pragma: no cover - compiled
+    """Score of ``sites`` with ``sites[pos]`` replaced by each of ``cand`` (not in ``sites``).
+
+    One network holds the other sites and all candidates (closed: sink capacity 0); its max
+    flow is computed once, then each candidate is opened on a copy and the flow augmented.
+    """
+    k = len(sites)
+    nc = len(cand)
+    ext = np.empty(k - 1 + nc, np.int64)
+    site_cap = np.zeros(k - 1 + nc)
+    q2 = 0
+    for q in range(k):
+        if q != pos:
+            ext[q2] = sites[q]
+            site_cap[q2] = cap[sites[q]]
+            q2 += 1
+    for c in range(nc):
+        ext[k - 1 + c] = cand[c]
+    nr, npair, efrom, eto, ecap, start, adj = _graph(ip, ix, w, site_cap, ext, rowmap)
+    wmax = w.max()
+    base = _push(nr, npair, k - 1 + nc, eto, ecap, start, adj, wmax)
+    base += _dinic(efrom, eto, ecap, start, adj, wmax)
+    out = np.empty(nc)
+    work = np.empty_like(ecap)
+    for c in range(nc):
+        work[:] = ecap
+        work[2 * nr + 2 * npair + 2 * (k - 1 + c)] = cap[cand[c]]
+        out[c] = base + _dinic(efrom, eto, work, start, adj, wmax)
+    return out
 
 
 @njit(cache=True)
@@ -461,15 +543,22 @@ def _local(
             j = sites[pos]
             best, best_k = f0 + tol, -1
             pool = cand if full else nb_idx[nb_ptr[j] : nb_ptr[j + 1]]
+            n_out = 0
             for k in pool:
-                if in_s[k]:
-                    continue
-                sites[pos] = k
-                evals += 1
-                v = _flow_value(ip, ix, w, cap, sites, rowmap)
-                if v > best:
-                    best, best_k = v, k
-            sites[pos] = j
+                n_out += not in_s[k]
+            outside = np.empty(n_out, np.int64)
+            n_out = 0
+            for k in pool:
+                if not in_s[k]:
+                    outside[n_out] = k
+                    n_out += 1
+            if n_out == 0:
+                continue
+            vals = _swap_values(ip, ix, w, cap, sites, pos, outside, rowmap)
+            evals += n_out
+            for c in range(n_out):
+                if vals[c] > best:
+                    best, best_k = vals[c], outside[c]
             if best_k >= 0:
                 sites[pos] = best_k
                 in_s[j] = False

@@ -227,3 +227,23 @@ def test_lagrangian_bound_is_valid_for_any_multipliers(seed):
         k_val = capm._site_values(ip, ix, w, cap, lam, np.zeros(len(ix)))
         _sel, tot = capm._choose(k_val, isfixed, p)
         assert tot + lam.sum() >= opt - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_swap_values_match_fresh_flows(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 80, 20
+    cov = rng.random((n, m)) < 0.15
+    w = rng.integers(1, 30, n).astype(float)
+    cap = rng.integers(10, 150, m).astype(float)
+    a = sp.csc_array(cov.astype(float))
+    ip, ix = a.indptr.astype(np.int64), a.indices.astype(np.int64)
+    rowmap = np.full(n, -1, dtype=np.int64)
+    perm = rng.permutation(m).astype(np.int64)
+    sites, cand = perm[:6], perm[6:]
+    for pos in range(6):
+        got = capm._swap_values(ip, ix, w, cap, sites, pos, cand, rowmap)
+        for c, k in enumerate(cand):
+            t = sites.copy()
+            t[pos] = k
+            assert got[c] == pytest.approx(capm._flow_value(ip, ix, w, cap, t, rowmap), abs=1e-7)

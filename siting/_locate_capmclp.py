@@ -431,71 +431,123 @@ def _repair(ip, ix, w, cap, sites, rowmap):  # pragma: no cover - compiled
     order = np.argsort(-w)
     moved = np.empty(n, np.int64)
     moved_from = np.empty(n, np.int64)
-    for _round in range(20):
-        changed = False
-        for oi in range(n):
-            i = order[oi]
-            if asg[i] >= 0 or rstart[i] == rstart[i + 1] or w[i] <= 0:
-                continue
-            best_q, best_room = -1, np.inf
-            for a in range(rstart[i], rstart[i + 1]):
-                q = radj[a]
-                if w[i] <= room[q] and room[q] < best_room:
-                    best_q, best_room = q, room[q]
-            if best_q >= 0:
-                asg[i] = best_q
-                room[best_q] -= w[i]
-                changed = True
-                continue
-            done = False
-            for a in range(rstart[i], rstart[i + 1]):
-                q = radj[a]
-                need = w[i] - room[q]
-                j = sites[q]
-                # move rows of q to other open sites with room (largest first) until i fits
-                moved_n = 0
-                for t in range(ip[j], ip[j + 1]):
-                    if room[q] >= w[i]:
-                        break
-                    r = ix[t]
-                    if asg[r] != q:
-                        continue
-                    for a2 in range(rstart[r], rstart[r + 1]):
-                        q2 = radj[a2]
-                        if q2 != q and w[r] <= room[q2]:
-                            asg[r] = q2
-                            room[q2] -= w[r]
-                            room[q] += w[r]
-                            moved[moved_n] = r
-                            moved_from[moved_n] = q2
-                            moved_n += 1
-                            break
-                if room[q] >= w[i]:
-                    done = True
-                else:  # undo
-                    for u in range(moved_n - 1, -1, -1):
-                        r = moved[u]
-                        room[moved_from[u]] += w[r]
-                        room[q] -= w[r]
-                        asg[r] = q
-                if not done:
-                    # or replace the smallest row of q that makes room (the value grows)
-                    best_r, best_w = -1, np.inf
-                    for t in range(ip[j], ip[j + 1]):
-                        r = ix[t]
-                        if asg[r] == q and w[r] >= need and w[r] < w[i] and w[r] < best_w:
-                            best_r, best_w = r, w[r]
-                    if best_r >= 0:
-                        asg[best_r] = -1
-                        room[q] += w[best_r]
-                        done = True
-                if done:
-                    if w[i] <= room[q]:
-                        asg[i] = q
-                        room[q] -= w[i]
+    items = np.empty(n, np.int64)
+    for _outer in range(4):
+        for _round in range(20):
+            changed = False
+            for oi in range(n):
+                i = order[oi]
+                if asg[i] >= 0 or rstart[i] == rstart[i + 1] or w[i] <= 0:
+                    continue
+                best_q, best_room = -1, np.inf
+                for a in range(rstart[i], rstart[i + 1]):
+                    q = radj[a]
+                    if w[i] <= room[q] and room[q] < best_room:
+                        best_q, best_room = q, room[q]
+                if best_q >= 0:
+                    asg[i] = best_q
+                    room[best_q] -= w[i]
                     changed = True
-                    break
-        if not changed:
+                    continue
+                done = False
+                for a in range(rstart[i], rstart[i + 1]):
+                    q = radj[a]
+                    need = w[i] - room[q]
+                    j = sites[q]
+                    # move rows of q to other open sites with room (largest first) until i fits
+                    moved_n = 0
+                    for t in range(ip[j], ip[j + 1]):
+                        if room[q] >= w[i]:
+                            break
+                        r = ix[t]
+                        if asg[r] != q:
+                            continue
+                        for a2 in range(rstart[r], rstart[r + 1]):
+                            q2 = radj[a2]
+                            if q2 != q and w[r] <= room[q2]:
+                                asg[r] = q2
+                                room[q2] -= w[r]
+                                room[q] += w[r]
+                                moved[moved_n] = r
+                                moved_from[moved_n] = q2
+                                moved_n += 1
+                                break
+                    if room[q] >= w[i]:
+                        done = True
+                    else:  # undo
+                        for u in range(moved_n - 1, -1, -1):
+                            r = moved[u]
+                            room[moved_from[u]] += w[r]
+                            room[q] -= w[r]
+                            asg[r] = q
+                    if not done:
+                        # or replace the smallest row of q that makes room (the value grows)
+                        best_r, best_w = -1, np.inf
+                        for t in range(ip[j], ip[j + 1]):
+                            r = ix[t]
+                            if asg[r] == q and w[r] >= need and w[r] < w[i] and w[r] < best_w:
+                                best_r, best_w = r, w[r]
+                        if best_r >= 0:
+                            asg[best_r] = -1
+                            room[q] += w[best_r]
+                            done = True
+                    if done:
+                        if w[i] <= room[q]:
+                            asg[i] = q
+                            room[q] -= w[i]
+                        changed = True
+                        break
+            if not changed:
+                break
+        # re-pack each site: the subset of its rows and the unassigned rows it covers that
+        # fills it most (0/1 knapsack by dynamic programming on integer weights; other
+        # weights are rounded up to 1/20,000 of the capacity, which keeps the subset feasible)
+        packed = False
+        for q in range(k):
+            j = sites[q]
+            cnt = 0
+            exact = cap[j] <= 200000.0
+            for t in range(ip[j], ip[j + 1]):
+                r = ix[t]
+                if asg[r] == q or (asg[r] < 0 and w[r] > 0):
+                    items[cnt] = r
+                    cnt += 1
+                    if w[r] != np.floor(w[r]):
+                        exact = False
+            if cnt < 2:
+                continue
+            scale = 1.0 if exact else 20000.0 / cap[j]
+            c_units = int(np.floor(cap[j] * scale))
+            unit = np.empty(cnt, np.int64)
+            for c in range(cnt):
+                unit[c] = (
+                    int(np.ceil(w[items[c]] * scale - 1e-9)) if not exact else int(w[items[c]])
+                )
+            dp = np.zeros(c_units + 1)
+            keep = np.zeros((cnt, c_units + 1), np.bool_)
+            for c in range(cnt):
+                u = unit[c]
+                val = w[items[c]]
+                for cc in range(c_units, u - 1, -1):
+                    if dp[cc - u] + val > dp[cc]:
+                        dp[cc] = dp[cc - u] + val
+                        keep[c, cc] = True
+            old = cap[j] - room[q]
+            if dp[c_units] <= old + 1e-9 * (1.0 + cap[j]):
+                continue
+            cc = c_units
+            fill_w = 0.0
+            for c in range(cnt - 1, -1, -1):
+                r = items[c]
+                if keep[c, cc]:
+                    cc -= unit[c]
+                    asg[r] = q
+                    fill_w += w[r]
+                elif asg[r] == q:
+                    asg[r] = -1
+            room[q] = cap[j] - fill_w
+            packed = True
+        if not packed:
             break
     out = np.full(n, -1, np.int64)
     for i in range(n):

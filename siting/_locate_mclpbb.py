@@ -2,8 +2,9 @@
 
 Only :mod:`siting.locate` uses it, on the model left after its reductions and Lagrangian fixing:
 ``b`` (rows x columns, 0/1), row weights ``w > 0``, at most ``p`` columns, and ``must`` rows that
-every answer better than the incumbent covers. Depth first, with one HiGHS LP object re-solved
-from its last basis at every node (only column bounds change). Every pruning decision uses a
+every answer better than the incumbent covers. One HiGHS LP object is re-solved from its last
+basis at every node (only column bounds change); the search plunges into the ``y_j = 1`` child
+after each branching and otherwise takes the open node with the largest bound. Every pruning decision uses a
 bound computed by our own arithmetic from the LP's row duals ``lam``: the Lagrangian bound
 
     sum_i (w_i - lam_i  if row i must be covered, else max(w_i - lam_i, 0))
@@ -17,8 +18,8 @@ fixes free columns at each node (reduced-cost fixing against the incumbent).
 Branching is reliability branching: fractional columns in order of their pseudo-cost score; a
 column not yet measured gets both child LPs solved (strong branching), a child that cannot beat
 the incumbent fixes the column the other way in the node, and the column whose two children lose
-most bound (product) is branched on. The rounded LP (fixed-in columns plus the largest values)
-gives new incumbents on the way.
+most bound (product) is branched on. The rounded LP (fixed-in columns plus the largest values,
+then single swaps when it beats the incumbent) gives new incumbents on the way.
 
 The LP holds only the coverage rows that the caller's LP answer covered less than ``1 + margin``
 times; a row left out counts as covered (a relaxation, so bounds stay valid) and is added as soon
@@ -34,6 +35,7 @@ separation; plain strong branching on the 8 most fractional columns needed 2-3x 
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from siting._locate_heur import _mclp_swap
 from siting._locate_highs import _model
 
 __all__ = ["BBResult", "lp_relaxation", "mclp_bb"]
@@ -138,6 +141,9 @@ class _Search:
         self.pc_sum = np.zeros((2, k))  # pseudo-costs: bound lost per unit of y, down / up
         self.pc_n = np.zeros((2, k), dtype=np.int64)
         self.reliable = reliable
+        # open nodes: (-bound, insertion count, lo, up), the largest bound first
+        self.heap: list[tuple[float, int, np.ndarray, np.ndarray]] = []
+        self.count = 0
         self.idx = np.arange(k, dtype=np.int32)
         self.br = sp.csr_array(self.b)
         # LP rows in the model: row 0 is sum y <= p, then one row per coverage row in ``inrow``
@@ -249,27 +255,50 @@ class _Search:
         zc, c = self.duals()
         return self.lagrangian(zc, c, lo, up), y, zc, c
 
+    def covered(self, sel: np.ndarray) -> tuple[float, bool]:
+        """Covered weight of ``sel`` and whether it covers every ``must`` row."""
+        if len(sel) == 0:
+            return 0.0, not self.must.any()
+        cov = np.asarray(self.b[:, sel].sum(axis=1)).ravel() > 0
+        return float(self.w[cov].sum()), bool(cov[self.must].all())
+
     def round_up(self, lo, up, y):
-        """Incumbent from the LP: the fixed-in columns plus the largest free y values."""
+        """Incumbent from the LP: the fixed-in columns plus the largest free y values, then
+        single swaps. Only answers covering every ``must`` row count (the search's space)."""
         q = self.p - int(lo.sum())
         free = np.flatnonzero(up & ~lo)
         take = free[np.argsort(-y[free], kind="stable")[: max(q, 0)]]
         take = take[y[take] > _EPS]
         sel = np.concatenate([np.flatnonzero(lo), take])
-        v = _value(self.b, self.w, sel)
-        if v > self.lb + self.tol:
+        v, ok = self.covered(sel)
+        if v <= self.lb + self.tol:
+            return
+        # a better answer: improve it by single swaps (cheap next to an LP)
+        sel2 = _mclp_swap(self.b, self.bt, self.w, sel, self.deadline)
+        v2, ok2 = self.covered(sel2)
+        if ok2 and v2 >= v:
+            sel, v, ok = sel2, v2, ok2
+        if ok:
             self.lb, self.best = v, np.sort(sel)
 
     # -- search -------------------------------------------------------------------------------
     def run(self) -> bool:
+        """Plunge into the ``y_j = 1`` child after each branching; when a plunge ends, go on
+        from the open node with the largest bound (measured: 9.5 s CPU on the six benchmark
+        models against 10.1 s depth first with the stronger child first and 13.9 s depth first
+        with the ``y_j = 1`` child first, which found incumbents sooner but wandered on one)."""
         k = self.k
-        stack: list[tuple[np.ndarray, np.ndarray]] = [
-            (np.zeros(k, dtype=bool), np.ones(k, dtype=bool))
-        ]
-        while stack:
-            lo, up = stack.pop()
+        node: tuple[np.ndarray, np.ndarray] | None = (
+            np.zeros(k, dtype=bool),
+            np.ones(k, dtype=bool),
+        )
+        while node is not None:
             self.nodes += 1
-            self.node(lo, up, stack)
+            node = self.node(*node)
+            while node is None and self.heap:
+                neg, _n, lo, up = heapq.heappop(self.heap)
+                if -neg >= self.thr():
+                    node = (lo, up)
         return True
 
     def fix(self, zc, c, bound, lo, up):
@@ -296,7 +325,8 @@ class _Search:
         lo[free[f1]] = True
         return True
 
-    def node(self, lo, up, stack):
+    def node(self, lo, up):
+        """Search one node; returns the node to search next (a child) or None."""
         out = self.solve(lo, up)
         if out is None:
             return
@@ -316,8 +346,7 @@ class _Search:
             fr = np.flatnonzero(free)
             if len(fr) == 0:
                 return
-            self.push(stack, lo, up, int(fr[np.argmax(y[fr])]), None, None)
-            return
+            return self.branch(lo, up, int(fr[np.argmax(y[fr])]), None, bound)
         # reliability branching: candidates in order of their pseudo-cost score (columns never
         # measured get the average); a column measured fewer than ``reliable`` times per side
         # gets both child LPs solved, the others are scored by pseudo-costs alone
@@ -365,9 +394,8 @@ class _Search:
                 best_j, best_s, best_b = j, s, (b0, b1)
         if best_j < 0:
             # every candidate was fixed one way: search the node again with those fixings
-            stack.append((lo, up))
-            return
-        self.push(stack, lo, up, best_j, *best_b)
+            return lo, up
+        return self.branch(lo, up, best_j, best_b[0], bound)
 
     def child_bound(self, zc, c, lo, up) -> float:
         if self.lagrangian(zc, c, lo, up) < self.thr():
@@ -378,16 +406,16 @@ class _Search:
         self.round_up(lo, up, out[1])
         return out[0]
 
-    def push(self, stack, lo, up, j, b0, b1):
+    def branch(self, lo, up, j, b0, bound):
+        """The ``y_j = 0`` child waits in the heap (its bound: ``b0`` from strong branching or
+        the node's); the ``y_j = 1`` child is returned to be searched next."""
         u0 = up.copy()
         u0[j] = False
         l1 = lo.copy()
         l1[j] = True
-        down, upc = (lo, u0), (l1, up)
-        if b0 is not None and b1 is not None and b0 > b1:
-            stack.extend([upc, down])  # the stronger child is searched first
-        else:
-            stack.extend([down, upc])
+        self.count += 1
+        heapq.heappush(self.heap, (-(bound if b0 is None else b0), self.count, lo, u0))
+        return l1, up
 
 
 def mclp_bb(

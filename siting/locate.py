@@ -595,7 +595,7 @@ class _Fixed:
     must: np.ndarray  # per remaining row: must be covered
     const: float  # weight already covered by the fixed-in sites
     ones: np.ndarray  # mask over the reduced model's columns fixed to 1
-    y: np.ndarray | None = None  # LP answer on the model left (when the last LP was on it)
+    y: np.ndarray | None = None  # an LP answer over the columns left (the first LP's if stale)
 
     def __iter__(self):
         return iter((self.b, self.w, self.p, self.cols, self.must, self.const))
@@ -617,7 +617,7 @@ def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
     must = np.zeros(b.shape[0], dtype=bool)
     const = 0.0
     tol = 1e-9 * max(abs(lb), 1.0)
-    y_cur = None if lp is None else lp[1]  # LP answer on the current model, if any
+    y_cur = y_first = None if lp is None else lp[1]  # LP answer on the current model, if any
     for it in range(rounds):
         if lp is None or p == 0 or b.shape[0] == 0 or b.shape[1] <= p:
             break
@@ -654,6 +654,8 @@ def _mclp_fix(b, w, p, lb, lp, deadline=math.inf, rounds=4):
             break
         lp = _mclp_lp(b, w, p, deadline) if it + 1 < rounds else None
         y_cur = None if lp is None else lp[1]
+    if y_cur is None and y_first is not None:
+        y_cur = y_first[cols]  # a guide for which rows the LP needs (siting._locate_mclpbb)
     return _Fixed(b, w, p, cols, must, const, ones, y_cur)
 
 

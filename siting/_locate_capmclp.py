@@ -19,8 +19,9 @@
    pass over the whole pool when those stall), then random drop-and-refill kicks, over a pool
    (the sites the Lagrangian subproblems chose, the starts, the sites of high knapsack value),
    with rows that have the same pool sites merged. The best few site sets get a single-source
-   assignment from their flow (whole rows kept, split rows re-packed, ejections), the best one
-   polished by HiGHS with its sites fixed open (about a second).
+   assignment from their flow (whole rows kept, the others re-inserted with ejections, each
+   site re-packed by a 0/1 knapsack), the best one polished by HiGHS with its sites fixed open
+   (about a second).
 3. HiGHS on the compact model (:func:`siting._locate_prep._capacitated_cover`) with the best
    answer as its start for the time left; the reported bound is the smaller of HiGHS's and
    the Lagrangian one (with integer weights, rounded down to an integer).
@@ -694,18 +695,22 @@ def solve(
     agg = sp.csc_array(sub[used[first]])
     agg.sort_indices()
     w_agg = np.bincount(inv, weights=wpos[used], minlength=len(first))
-    cands = _search(
-        agg.indptr.astype(np.int64),
-        agg.indices.astype(np.int64),
-        w_agg,
-        cap[cols],
-        np.arange(len(fx), dtype=np.int64),
-        np.arange(len(fx), len(cols), dtype=np.int64),
-        p,
-        [loc[st] for st in starts],
-        budget,
-        deadline,
-        ub_eff,
+    cands = (
+        []
+        if len(first) == 0
+        else _search(
+            agg.indptr.astype(np.int64),
+            agg.indices.astype(np.int64),
+            w_agg,
+            cap[cols],
+            np.arange(len(fx), dtype=np.int64),
+            np.arange(len(fx), len(cols), dtype=np.int64),
+            p,
+            [loc[st] for st in starts],
+            budget,
+            deadline,
+            ub_eff,
+        )
     )
     cands = [(v, np.sort(cols[sites])) for v, sites in cands]
 

@@ -247,3 +247,19 @@ def test_swap_values_match_fresh_flows(seed):
             t = sites.copy()
             t[pos] = k
             assert got[c] == pytest.approx(capm._flow_value(ip, ix, w, cap, t, rowmap), abs=1e-7)
+
+
+def test_edge_cases_all_fixed_large_p_and_many_empty_sites():
+    cov, w, cap = _random(900, 9, 5)
+    sel, status, _gap, asg = _solve(cov, w, cap, 0, fixed=range(5))  # every site fixed
+    assert sel.tolist() == [0, 1, 2, 3, 4] and status == "optimal"
+    assert _check(cov, w, cap, 0, range(5), sel, asg) == _brute(cov, w, cap, 0, range(5))
+    sel, status, _gap, asg = _solve(cov, w, cap, 50)  # p beyond the number of sites
+    assert status == "optimal" and _check(cov, w, cap, 5, (), sel, asg) == _brute(cov, w, cap, 5)
+    # 200 candidates of which only 4 reach anything (the search's pool is then a subset)
+    wide = np.zeros((9, 200), dtype=bool)
+    wide[:, [3, 50, 120, 199]] = cov[:, :4]
+    cap_w = np.full(200, 30.0)
+    sel, status, _gap, asg = _solve(wide, w, cap_w, 2)
+    assert status == "optimal"
+    assert _check(wide, w, cap_w, 2, (), sel, asg) == _brute(cov[:, :4], w, cap_w[:4], 2)

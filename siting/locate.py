@@ -32,13 +32,14 @@ Speed comes from shrinking the model before HiGHS sees it, never from answering 
 
 Capacitated variants assign each demand row whole to one open site (single sourcing), with
 ``x_ij <= y_j`` linking rows and, where every row must be served, an aggregated capacity row.
-The capacitated MCLP uses a compact exact model (:func:`siting._locate_prep._capacitated_cover`):
-a site whose reachable demand fits its capacity serves all its rows and needs no assignment
-variables; only the "binding" sites (reachable demand above capacity) get ``x_ij <= y_j`` and a
-capacity row, and rows touching no binding site are merged. It starts from an iterated
-capacitated greedy (:func:`siting._locate_heur.mclp_capacitated_search`) and HiGHS solves its
-degenerate root LP with the interior-point method. Dominated candidates are not dropped there
-(not valid with capacities).
+The capacitated MCLP (:mod:`siting._locate_capmclp`) bounds by a Lagrangian relaxation (one
+knapsack per site), searches site sets scored by a max flow and assigns rows whole by a repair
+with per-site 0/1 knapsacks, then gives its best answer to HiGHS on a compact exact model
+(:func:`siting._locate_prep._capacitated_cover`: a site whose reachable demand fits its capacity
+serves all its rows and needs no assignment variables; only the "binding" sites get
+``x_ij <= y_j`` and a capacity row; rows touching no binding site are merged), whose root LP is
+solved by the interior-point method. Dominated candidates are not dropped there (not valid with
+capacities).
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ import scipy.sparse as sp
 
 from siting._locate_heur import (
     lscp_greedy,
-    mclp_capacitated_search,
     mclp_greedy_swap,
     mclp_local_search,
     pcenter_greedy,
@@ -65,7 +65,6 @@ from siting._locate_prep import (
     _assign_cover,
     _assign_nearest,
     _capacitated,
-    _capacitated_cover,
     _cost,
     _coverage,
     _deadline,
@@ -344,66 +343,14 @@ def mclp(
 def _mclp_capacitated(
     a: sp.csc_array, w: np.ndarray, p: int, fx: np.ndarray, cap: np.ndarray, deadline: float
 ) -> tuple[np.ndarray, str, float, np.ndarray]:
-    """Capacitated MCLP: (selected, status, gap, assignment); see :func:`_capacitated_cover`.
+    """Capacitated MCLP: (selected, status, gap, assignment); see :mod:`siting._locate_capmclp`.
 
-    The start is the best of an iterated capacitated greedy (seeded with an uncapacitated
-    local-search answer); HiGHS then proves or improves it on the compact model.
+    Imported here: its compiled kernels (numba) cost their import (about 0.4-0.7 s) only to
+    capacitated runs, and their compilation (about 17 s CPU) once per machine (cached).
     """
-    m = a.shape[1]
-    rows = np.flatnonzero((w > 0) & (np.diff(sp.csr_array(a).indptr) > 0))
-    wpos = np.where(w > 0, w, 0.0)
-    free = np.setdiff1d(np.arange(m), fx)
-    open_rows = (w > 0) & ~np.asarray(a[:, fx].sum(axis=1) > 0).ravel()
-    left = _left(deadline)
-    heur_u, _v = mclp_local_search(
-        sp.csc_array(a[np.flatnonzero(open_rows)][:, free]),
-        w[open_rows],
-        p,
-        budget_s=0.2 if left is None else min(0.2, left / 10),
-        deadline=deadline,
-    )
-    left = _left(deadline)
-    h_sel, h_asg, h_val = mclp_capacitated_search(
-        a,
-        wpos,
-        cap,
-        p,
-        fx,
-        starts=[free[heur_u]],
-        budget_s=1.0 if left is None else min(1.0, left / 4),
-        deadline=deadline,
-    )
-    h_asg[w <= 0] = -1
-    status, _gap, bound, sel, assign = _capacitated_cover(
-        a,
-        wpos,
-        cap,
-        fx,
-        rows=rows,
-        row_obj=wpos,
-        y_obj=np.zeros(m),
-        n_open=(-np.inf, p + len(fx)),
-        deadline=deadline,
-        start_sel=h_sel,
-        start_assign=h_asg,
-        options=_CAP_HIGHS,
-    )
-    if status == "optimal" or status == "feasible":
-        val = float(wpos[assign >= 0].sum())
-        if val < h_val:  # HiGHS keeps its start; be safe anyway
-            sel, assign, val = h_sel, h_asg, h_val
-        if status == "optimal":
-            return sel, "optimal", 0.0, assign
-        return sel, "feasible", max(bound - val, 0.0) / max(val, 1e-10), assign
-    if status == "infeasible":  # cannot happen (no site is a feasible answer); stay honest
-        raise RuntimeError("capacitated MCLP reported infeasible")
-    return h_sel, "feasible", math.inf, h_asg
+    from siting._locate_capmclp import solve
 
-
-# HiGHS options for the capacitated MCLP's compact model. Its root LP is very degenerate: on the
-# 2,000 x 500 benchmark (p = 20) dual simplex needed > 12 s CPU where the interior-point solver
-# needs about 4 s, so HiGHS solves the root LP with IPM.
-_CAP_HIGHS: dict[str, object] = {"mip_lp_solver": "ipm"}
+    return solve(a, w, p, fx, cap, deadline)
 
 
 def _mclp_core(

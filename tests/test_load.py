@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from test_app import APP, _expected, _variant
-from test_browser import CHROMIUM, browser, first_tab, server  # noqa: F401  (fixtures)
+from test_browser import CHROMIUM, app_cache, browser, first_tab, server  # noqa: F401  (fixtures)
 
 N_SESSIONS = 10
 TIMEOUT_MS = 150_000

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import siting._locate_mclpbb as bbmod
 import siting.locate as locate
 from siting._locate_mclpbb import BBResult, lp_relaxation, mclp_bb
 from siting.locate import mclp
@@ -247,3 +248,52 @@ def test_mclp_falls_back_to_highs_when_the_search_budget_is_spent(seed, monkeypa
     s = mclp(a, w, p)
     assert s.status == "optimal"
     assert s.objective == pytest.approx(_brute(a, w, p), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bb_with_few_lp_rows_and_deep_trees(seed):
+    """The LP starts with only the rows the first LP covers less than once (``margin`` 0), so
+    rows are added during the search; nodes taken from the heap restart from their parent's
+    basis (extended over the rows added since) and children reuse their strong-branching LPs."""
+    rng = np.random.default_rng(4000 + seed)
+    m = int(rng.integers(9, 14))
+    a, w = _graph(rng, m, int(rng.integers(m + 4, 3 * m)), ["int", "ties", "float"][seed % 3])
+    if seed % 2:  # a few wider rows (three sites) next to the edges
+        extra = rng.random((m, m)) < 3.0 / m
+        a = np.vstack([a, extra[extra.any(axis=1)]])
+        w = np.concatenate([w, rng.integers(1, 20, int(extra.any(axis=1).sum())).astype(float)])
+    p = int(rng.integers(2, m // 2 + 1))
+    b = sp.csc_array(a.astype(float))
+    out = lp_relaxation(b, w, p)
+    assert out is not None
+    must = np.zeros(a.shape[0], dtype=bool)
+    start = np.arange(p)
+    if seed % 5 == 0:
+        must[np.flatnonzero(a[:, start].any(axis=1))[:2]] = True
+    res = mclp_bb(b, w, p, must, start, y0=out[1], margin=0.0, candidates=int(1 + seed % 4))
+    assert res.proven
+    assert res.value == pytest.approx(_value(a, w, res.sel), abs=1e-9)
+    assert res.value == pytest.approx(_brute(a, w, p, must if must.any() else None), abs=1e-9)
+
+
+def test_bb_restores_bases_and_reuses_child_lps(monkeypatch):
+    """Guards the test above: both shortcuts are taken on those instances."""
+    seen = {"restore_grown": 0, "reused": 0}
+    real_restore = bbmod._Search.restore
+    real_node = bbmod._Search.node
+
+    def restore(self, basis):
+        seen["restore_grown"] += len(basis.row_status) != self.h.getNumRow()
+        return real_restore(self, basis)
+
+    def node(self, lo, up, cached=None):
+        if cached is not None:
+            y = cached[1]
+            seen["reused"] += bool(np.all(y[~up] <= 1e-9) and np.all(y[lo] >= 1.0 - 1e-9))
+        return real_node(self, lo, up, cached)
+
+    monkeypatch.setattr(bbmod._Search, "restore", restore)
+    monkeypatch.setattr(bbmod._Search, "node", node)
+    for seed in range(40):
+        test_bb_with_few_lp_rows_and_deep_trees(seed)
+    assert seen["restore_grown"] >= 1 and seen["reused"] >= 1

@@ -223,7 +223,7 @@ def test_first_page_after_a_restart(
             _wait_map(page)
             first = round(time.perf_counter() - t_spawn, 2)
             assert page.get_by_text("覆盖率").first.is_visible()
-        assert "demo warmed (stored)" in log.read_text(errors="replace")
+        assert "demo warmed (read from the store)" in log.read_text(errors="replace")
     finally:
         ctx.close()
     path = ARTIFACTS / "browser_timings.json"

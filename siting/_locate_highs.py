@@ -155,6 +155,12 @@ def solve_lp(
             return None
         h.setOptionValue("time_limit", float(time_limit))
     h.run()
+    return lp_result(h)
+
+
+def lp_result(h: highspy.Highs) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """``(objective, x, row_dual)`` of the LP ``h`` has just run, or ``None`` when HiGHS does not
+    report it optimal."""
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()

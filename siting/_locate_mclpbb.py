@@ -51,7 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting._locate_heur import _mclp_swap
-from siting._locate_highs import _model
+from siting._locate_highs import _model, lp_result
 
 __all__ = ["BBResult", "lp_relaxation", "mclp_bb"]
 
@@ -108,14 +108,11 @@ def lp_relaxation(
         )
     )
     h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    res = lp_result(h)
+    if res is None:
         return None
-    sol = h.getSolution()
-    return (
-        float(h.getInfo().objective_function_value),
-        np.asarray(sol.col_value, dtype=np.float64)[:k],
-        np.asarray(sol.row_dual, dtype=np.float64)[:r],
-    )
+    obj, x, dual = res
+    return obj, x[:k], dual[:r]
 
 
 def _value(b: sp.csc_array, w: np.ndarray, sel: np.ndarray) -> float:

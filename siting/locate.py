@@ -193,22 +193,9 @@ def lscp(
         return done(_EMPTY, math.nan, "infeasible", math.nan, np.full(n, -1), unc)
     if cap is not None:
         assert dem is not None
-        coo = sp.coo_array(a)
-        status, gap, sel, assign = _capacitated(
-            coo.row,
-            coo.col,
-            np.zeros(coo.nnz),
-            np.ones(m),
-            dem,
-            cap,
-            fx,
-            n,
-            m,
-            must_assign=True,
-            n_open=None,
-            maximize=False,
-            deadline=deadline,
-        )
+        from siting._locate_caplscp import solve as solve_caplscp
+
+        status, gap, sel, assign = solve_caplscp(a, dem, fx, cap, deadline)
         obj = len(sel) if status in ("optimal", "feasible") else math.nan
         return done(sel, obj, status, gap, assign)
     sel_free, status, gap = _lscp_core(a, fx, deadline)
@@ -689,22 +676,9 @@ def p_median(
             np.full(0, -1),
         )
     if cap is not None:
-        r, c = np.nonzero(np.isfinite(d))
-        status, gap, sel, assign = _capacitated(
-            r,
-            c,
-            w[r] * d[r, c],
-            np.zeros(m),
-            w,
-            cap,
-            fx,
-            n,
-            m,
-            must_assign=True,
-            n_open=(p + len(fx), p + len(fx)),
-            maximize=False,
-            deadline=deadline,
-        )
+        from siting._locate_cappmed import solve as solve_cappmed
+
+        sel, status, gap, assign = solve_cappmed(d, w, p, fx, cap, deadline)
         return done(sel, status, gap, assign)
     sel, status, _obj, gap = solve_pmedian(d, w, p, fx, deadline)
     if status == "infeasible":

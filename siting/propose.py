@@ -220,12 +220,20 @@ def propose(
                 demand=wo[coverable] if cap is not None else None,
                 time_limit=time_limit,
             )
-    if sol.status in ("infeasible", "unsolved"):
+    if sol.status == "unsolved":
+        raise InputError.one(
+            "",
+            "",
+            "--time-limit",
+            f"the {model} model found no answer within {time_limit:g} s",
+            "allow more time (--time-limit), fewer candidates, or drop --capacity",
+        )
+    if sol.status == "infeasible":
         raise InputError.one(
             "",
             "",
             "--model",
-            f"the {model} model is {sol.status} with these settings",
+            f"the {model} model is infeasible with these settings",
             "allow more stations (--p), a larger --radius, more candidates, or drop --capacity",
         )
 

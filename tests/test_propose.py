@@ -156,3 +156,37 @@ def test_no_candidates(district):
     net, comm, sites, cands, ev = district
     with pytest.raises(InputError, match="no candidate"):
         propose(ev, net, cands.iloc[:0], communities=comm, sites=sites, model="mclp", p=1)
+
+
+def test_capacity_infeasible_names_the_settings(district):
+    # only X2 (300 m2: 2,620 residents) is offered, and both uncovered communities are larger
+    net, comm, sites, cands, ev = district
+    with pytest.raises(InputError, match=r"--model.*lscp model is infeasible") as e:
+        propose(
+            ev,
+            net,
+            cands.iloc[[1]],
+            communities=comm,
+            sites=sites,
+            radius=600.0,
+            model="lscp",
+            capacity=True,
+        )
+    assert "drop --capacity" in str(e.value)
+
+
+def test_no_answer_in_time_asks_for_more_time(district, monkeypatch):
+    import dataclasses
+
+    import siting.locate as locate
+
+    real = locate.p_median
+
+    def unsolved(*args, **kwargs):
+        sol = real(*args, **kwargs)
+        return dataclasses.replace(sol, status="unsolved", objective=float("nan"))
+
+    monkeypatch.setattr(locate, "p_median", unsolved)
+    with pytest.raises(InputError, match=r"--time-limit.*no answer within 7 s") as e:
+        _run(district, model="pmedian", p=1, time_limit=7.0)
+    assert "allow more time" in str(e.value)

@@ -150,6 +150,26 @@ def test_proposals_page_solves(app) -> None:
 
 
 @needs_demo
+def test_proposals_page_capacity_and_status(app) -> None:
+    app.switch_page("page_proposals.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    box = next(c for c in app.checkbox if c.label == "按建筑面积限定服务人口")
+    box.check().run()
+    app.button[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    params, result = app.session_state["proposal"]
+    assert params[-1] is True and result.summary["capacity"] is True
+    sol = result.solution
+    shown = [c.value for c in app.caption]
+    if sol.status == "optimal":
+        assert "已证明为最优方案" in shown
+    else:
+        assert f"时限内的最好方案,与最优方案相差不超过 {100 * sol.gap:.2f}%" in shown
+    assert _metrics(app)["建议新建站点"] == "3"
+    box.uncheck().run()
+
+
+@needs_demo
 def test_estate_page_upload(app) -> None:
     app.switch_page("page_estate.py").run()
     assert not app.exception

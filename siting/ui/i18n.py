@@ -166,6 +166,18 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "solve": ("计算选址", "Find locations"),
     "solving": ("正在计算……", "Solving..."),
     "solved": ("计算完成", "Solved"),
+    "use_capacity": ("按建筑面积限定服务人口", "Limit residents served by floor area"),
+    "use_capacity_help": (
+        "每个站点服务的居民不超过其面积按配建标准可服务的人数(面积不详按标准站计);"
+        "每个需求点整体归属一个站点。",
+        "Each site serves at most the residents its floor area supports at the households "
+        "standard (unknown area: a standard station); each demand point goes whole to one site.",
+    ),
+    "status_optimal": ("已证明为最优方案", "Proven optimal"),
+    "status_feasible": (
+        "时限内的最好方案,与最优方案相差不超过 {gap}",
+        "Best answer within the time limit, at most {gap} from the optimum",
+    ),
     "before": ("现状", "Before"),
     "after": ("新增后", "After"),
     "proposed": ("建议新建站点", "Proposed stations"),

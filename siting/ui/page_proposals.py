@@ -15,6 +15,7 @@ c.setdefault("n_new", 3)
 c.setdefault("p_radius", 500)
 c.setdefault("budget", 0.0)
 c.setdefault("cost", 100.0)
+c.setdefault("use_capacity", False)
 left, mid, right = st.columns(3)
 model = common.widget(
     left.radio,
@@ -38,6 +39,9 @@ radius = common.widget(
 cand_up = mid.file_uploader(
     t("cand_file"), type=["gpkg", "geojson", "json", "zip", "csv", "xlsx"], key="up_candidates"
 )
+use_capacity = common.widget(
+    mid.checkbox, t("use_capacity"), "use_capacity", help=t("use_capacity_help")
+)
 budget = common.widget(right.number_input, t("budget"), "budget", min_value=0.0, step=10.0)
 cost = common.widget(right.number_input, t("cost_per_station"), "cost", min_value=1.0, step=10.0)
 p = int(n_new) if not budget else int(min(n_new, budget // cost))
@@ -52,7 +56,7 @@ except InputError as err:
     st.stop()
 st.caption(f"{t('candidates_source')}: {cand_label} ({len(candidates)})")
 
-params = (ctx.key, cand_label, len(candidates), model, p, radius)
+params = (ctx.key, cand_label, len(candidates), model, p, radius, bool(use_capacity))
 if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
     from siting.propose import propose
 
@@ -68,6 +72,7 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
                     model=model,
                     p=p,
                     radius=float(radius),
+                    capacity=bool(use_capacity),
                     standard=ctx.standard,
                 )
             )
@@ -96,6 +101,11 @@ if result is not None:
         t("lacking_metric", radius=radius), lack_a, lack_a - lack_b, delta_color="inverse"
     )
     cols[3].metric(t("proposed"), len(result.stations))
+    sol = result.solution
+    if sol.status == "optimal":
+        st.caption(t("status_optimal"))
+    else:
+        st.caption(t("status_feasible", gap=f"{100 * sol.gap:.2f}%"))
     from siting.maps import proposals_map
 
     m = proposals_map(result.before, result.stations, after=result.after, **common.map_options())

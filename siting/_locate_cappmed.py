@@ -2,15 +2,418 @@
 whole by one open site at finite cost, within the sites' capacities, least weighted cost.
 
 :func:`solve` has the contract used by :func:`siting.locate.p_median` with ``capacity``.
+
+Steps (rows of weight zero need no service: they are left out and given their nearest open
+site at the end):
+
+1. Lagrangian relaxation of "each row is served once" (multipliers ``u_i``): per site a
+   knapsack ``min sum_i (w_i d_ij - u_i) x_ij`` s.t. ``sum_i w_i x_ij <= cap_j``, solved as
+   an LP (greedy by ratio; a valid bound), the fixed sites plus the ``p`` best free ones
+   open. Subgradient ascent (Polyak steps towards the incumbent) from ``u_i`` = the row's
+   second-nearest cost.
+2. Primal: every new site set the relaxation opens is assigned by a regret greedy, repaired
+   to capacity and improved by row shifts and row swaps (numba); then site swaps (a free
+   open site for one of the relaxation's best closed ones) on the best answer.
+3. Proof: reduced-cost fixing at the multipliers of the ascent (sites that cannot be opened
+   or closed, pairs whose forced use lifts the bound above the incumbent), then HiGHS on the
+   reduced single-source model from the incumbent for the time left. Solutions using a
+   dropped pair or site cost at least the incumbent, so the reported bound is
+   ``max(Lagrangian, min(HiGHS bound, incumbent))``.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+import math
+import time
 
-from siting._locate_prep import _capacitated
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from siting._locate_highs import solve_mip
+from siting._locate_pmheur import pmedian_local_search
+from siting._locate_prep import _left
 
 __all__ = ["solve"]
+
+logger = logging.getLogger(__name__)
+
+_EMPTY = np.array([], dtype=np.int64)
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@njit(cache=True)
+def _knapsacks(ptr, idx, cst, w, cap, u, rho, crit):  # pragma: no cover - compiled
+    """Per site the LP knapsack ``rho_j = min sum (c_ij - u_i) x_ij`` (<= 0) and its critical
+    ratio (the capacity row's dual, 0 when the profitable rows all fit)."""
+    m = len(ptr) - 1
+    for j in range(m):
+        a, b = ptr[j], ptr[j + 1]
+        tw = 0.0
+        tp = 0.0
+        cnt = 0
+        for k in range(a, b):
+            pr = u[idx[k]] - cst[k]
+            if pr > 0.0:
+                tw += w[idx[k]]
+                tp += pr
+                cnt += 1
+        if tw <= cap[j]:
+            rho[j] = -tp
+            crit[j] = 0.0
+            continue
+        ratio = np.empty(cnt)
+        prof = np.empty(cnt)
+        wt = np.empty(cnt)
+        q = 0
+        for k in range(a, b):
+            pr = u[idx[k]] - cst[k]
+            if pr > 0.0:
+                wi = w[idx[k]]
+                ratio[q] = pr / wi
+                prof[q] = pr
+                wt[q] = wi
+                q += 1
+        order = np.argsort(-ratio)
+        room = cap[j]
+        val = 0.0
+        lam = 0.0
+        for o in order:
+            if wt[o] <= room:
+                val += prof[o]
+                room -= wt[o]
+                lam = ratio[o]
+            else:
+                val += prof[o] * room / wt[o]
+                lam = ratio[o]
+                break
+        rho[j] = -val
+        crit[j] = lam
+
+
+@njit(cache=True)
+def _usage(ptr, idx, cst, w, cap, u, sites, use):  # pragma: no cover - compiled
+    """Add to ``use[i]`` the (LP knapsack) amount of row ``i`` served by the open ``sites``."""
+    for j in sites:
+        a, b = ptr[j], ptr[j + 1]
+        cnt = 0
+        for k in range(a, b):
+            if u[idx[k]] - cst[k] > 0.0:
+                cnt += 1
+        ratio = np.empty(cnt)
+        ks = np.empty(cnt, np.int64)
+        q = 0
+        for k in range(a, b):
+            pr = u[idx[k]] - cst[k]
+            if pr > 0.0:
+                ratio[q] = pr / w[idx[k]]
+                ks[q] = k
+                q += 1
+        order = np.argsort(-ratio)
+        room = cap[j]
+        for o in order:
+            i = idx[ks[o]]
+            if w[i] <= room:
+                use[i] += 1.0
+                room -= w[i]
+            else:
+                use[i] += room / w[i]
+                break
+
+
+@njit(cache=True)
+def _fix_pairs(ptr, idx, cst, w, u, crit, delta, limit, dead):  # pragma: no cover - compiled
+    """Mark pairs whose forced use lifts the Lagrangian bound above ``limit``: bound +
+    ``delta[j]`` (the price of opening site j) + the knapsack's reduced cost of the row."""
+    m = len(ptr) - 1
+    for j in range(m):
+        for k in range(ptr[j], ptr[j + 1]):
+            if dead[k]:
+                continue
+            i = idx[k]
+            rc = crit[j] * w[i] - (u[i] - cst[k])
+            if rc < 0.0:
+                rc = 0.0
+            if delta[j] + rc > limit:
+                dead[k] = True
+
+
+@njit(cache=True)
+def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
+    """Per-site prices per unit weight from a subgradient ascent on the capacity rows of the
+    transportation relaxation: rows pick ``argmin c_ij + w_i mu_j``."""
+    n, k = dc.shape
+    mu = np.zeros(k)
+    scale = 0.0
+    cnt = 0
+    for i in range(n):
+        for j in range(k):
+            if dc[i, j] < np.inf:
+                scale += dc[i, j] / w[i]
+                cnt += 1
+    scale = scale / max(cnt, 1)
+    step = 0.2 * scale
+    best_over = np.inf
+    best_mu = mu.copy()
+    load = np.zeros(k)
+    for _ in range(iters):
+        load[:] = 0.0
+        for i in range(n):
+            bj = -1
+            bc = np.inf
+            for j in range(k):
+                c = dc[i, j] + w[i] * mu[j]
+                if c < bc:
+                    bc = c
+                    bj = j
+            load[bj] += w[i]
+        over = 0.0
+        for j in range(k):
+            if load[j] > cap[j]:
+                over += load[j] - cap[j]
+        if over < best_over:
+            best_over = over
+            best_mu[:] = mu
+        if over == 0.0:
+            break
+        for j in range(k):
+            mu[j] = max(0.0, mu[j] + step * (load[j] - cap[j]) / cap[j])
+        step *= 0.96
+    return best_mu
+
+
+@njit(cache=True)
+def _assign(dc, w, cap):  # pragma: no cover - compiled
+    """Best of :func:`_assign1` without and with the prices of :func:`_prices`."""
+    a1, c1 = _assign1(dc, w, cap, np.zeros(dc.shape[1]))
+    mu = _prices(dc, w, cap, 150)
+    a2, c2 = _assign1(dc, w, cap, mu)
+    if c2 < c1:
+        return a2, c2
+    return a1, c1
+
+
+@njit(cache=True)
+def _assign1(dc, w, cap, mu):  # pragma: no cover - compiled
+    """Single-source assignment of rows to the columns of ``dc`` (rows x open sites, weighted
+    costs, inf = not allowed) within ``cap``: regret greedy, repair, then row shifts and row
+    swaps. Returns (column per row, -1 where none was found; total cost or inf)."""
+    n, k = dc.shape
+    reg = np.empty(n)
+    for i in range(n):
+        b1 = np.inf
+        b2 = np.inf
+        for j in range(k):
+            c = dc[i, j] + w[i] * mu[j]
+            if c < b1:
+                b2 = b1
+                b1 = c
+            elif c < b2:
+                b2 = c
+        if b2 == np.inf:
+            reg[i] = 1e300 * (1.0 + w[i] * 1e-300)
+        else:
+            reg[i] = (b2 - b1) + 1e-12 * w[i]
+    order = np.argsort(-reg)
+    room = cap.copy()
+    asg = np.full(n, -1, np.int64)
+    failed = []
+    for i in order:
+        bj = -1
+        bc = np.inf
+        for j in range(k):
+            c = dc[i, j] + w[i] * mu[j]
+            if c < bc and room[j] >= w[i]:
+                bc = c
+                bj = j
+        if bj < 0:
+            failed.append(i)
+        else:
+            asg[i] = bj
+            room[bj] -= w[i]
+    # repair: place a failed row at a site after moving other rows out of it
+    for i in failed:
+        best_cost = np.inf
+        best_j = -1
+        for j in range(k):
+            if dc[i, j] == np.inf:
+                continue
+            need = w[i] - room[j]
+            # rows at j, cheapest move to another site with room first
+            moves = []
+            for r in range(n):
+                if asg[r] == j:
+                    mc = np.inf
+                    mt = -1
+                    for t in range(k):
+                        if t != j and dc[r, t] < mc and room[t] >= w[r]:
+                            mc = dc[r, t]
+                            mt = t
+                    if mt >= 0:
+                        moves.append(((mc - dc[r, j]) / w[r], r))
+            moves.sort()
+            freed = 0.0
+            extra = dc[i, j]
+            room2 = room.copy()
+            ok = need <= 0.0
+            for mv in moves:
+                if ok:
+                    break
+                r = mv[1]
+                mc = np.inf
+                mt = -1
+                for t in range(k):
+                    if t != j and dc[r, t] < mc and room2[t] >= w[r]:
+                        mc = dc[r, t]
+                        mt = t
+                if mt < 0:
+                    continue
+                room2[mt] -= w[r]
+                freed += w[r]
+                extra += mc - dc[r, j]
+                if freed >= need:
+                    ok = True
+            if ok and extra < best_cost:
+                best_cost = extra
+                best_j = j
+        if best_j < 0:
+            return asg, np.inf
+        j = best_j
+        need = w[i] - room[j]
+        if need > 0.0:
+            moves = []
+            for r in range(n):
+                if asg[r] == j:
+                    mc = np.inf
+                    mt = -1
+                    for t in range(k):
+                        if t != j and dc[r, t] < mc and room[t] >= w[r]:
+                            mc = dc[r, t]
+                            mt = t
+                    if mt >= 0:
+                        moves.append(((mc - dc[r, j]) / w[r], r))
+            moves.sort()
+            freed = 0.0
+            for mv in moves:
+                if freed >= need:
+                    break
+                r = mv[1]
+                mc = np.inf
+                mt = -1
+                for t in range(k):
+                    if t != j and dc[r, t] < mc and room[t] >= w[r]:
+                        mc = dc[r, t]
+                        mt = t
+                if mt < 0:
+                    continue
+                asg[r] = mt
+                room[mt] -= w[r]
+                room[j] += w[r]
+                freed += w[r]
+        asg[i] = j
+        room[j] -= w[i]
+    _improve(dc, w, room, asg)
+    tot = 0.0
+    for i in range(n):
+        tot += dc[i, asg[i]]
+    return asg, tot
+
+
+@njit(cache=True)
+def _improve(dc, w, room, asg):  # pragma: no cover - compiled
+    """Row shifts and row swaps (first improvement) until neither gains."""
+    n, k = dc.shape
+    for _ in range(200):
+        moved = False
+        # shifts
+        for i in range(n):
+            a = asg[i]
+            best = dc[i, a]
+            bj = -1
+            for j in range(k):
+                if j != a and dc[i, j] < best - 1e-12 and room[j] >= w[i]:
+                    best = dc[i, j]
+                    bj = j
+            if bj >= 0:
+                asg[i] = bj
+                room[bj] -= w[i]
+                room[a] += w[i]
+                moved = True
+        # swaps: row i to a cheaper site j, a row r of j to i's site
+        cnt = np.zeros(k + 1, np.int64)
+        for i in range(n):
+            cnt[asg[i] + 1] += 1
+        for j in range(k):
+            cnt[j + 1] += cnt[j]
+        members = np.empty(n, np.int64)
+        fill = cnt[:-1].copy()
+        for i in range(n):
+            members[fill[asg[i]]] = i
+            fill[asg[i]] += 1
+        for i in range(n):
+            a = asg[i]
+            for j in range(k):
+                if j == a or dc[i, j] >= dc[i, a]:
+                    continue
+                done = False
+                for q in range(cnt[j], cnt[j + 1]):
+                    r = members[q]
+                    if asg[r] != j or dc[r, a] == np.inf:
+                        continue
+                    gain = dc[i, a] + dc[r, j] - dc[i, j] - dc[r, a]
+                    if gain <= 1e-9 * (1.0 + dc[i, a]):
+                        continue
+                    if room[a] + w[i] - w[r] < 0.0 or room[j] + w[r] - w[i] < 0.0:
+                        continue
+                    asg[i] = j
+                    asg[r] = a
+                    room[a] += w[i] - w[r]
+                    room[j] += w[r] - w[i]
+                    moved = True
+                    done = True
+                    break
+                if done:
+                    break
+        if not moved:
+            break
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+class _Problem:
+    """Active rows (weight > 0), usable pairs by site (CSC) and the weighted dense costs."""
+
+    def __init__(self, d, w, cap):
+        self.rows = np.flatnonzero(w > 0)
+        self.d = d[self.rows]
+        self.w = w[self.rows].astype(np.float64)
+        self.cap = cap.astype(np.float64)
+        n, m = self.d.shape
+        ok = np.isfinite(self.d) & (self.w[:, None] <= self.cap[None, :])
+        jj, ii = np.nonzero(ok.T)  # by site, then row
+        self.ptr = np.searchsorted(jj, np.arange(m + 1)).astype(np.int64)
+        self.idx = ii.astype(np.int64)
+        self.col = jj.astype(np.int64)
+        self.cst = self.w[ii] * self.d[ii, jj]
+        self.ok = ok
+        self.n, self.m = n, m
+
+    def costs(self, sites):
+        """Weighted costs rows x sites, inf where the pair is not usable."""
+        sub = self.d[:, sites] * self.w[:, None]
+        sub[~self.ok[:, sites]] = np.inf
+        return sub
+
+    def assign(self, sites):
+        """(site per row, cost) for the open ``sites``; cost inf when no assignment found."""
+        sites = np.asarray(sites, dtype=np.int64)
+        col, cost = _assign(np.ascontiguousarray(self.costs(sites)), self.w, self.cap[sites])
+        if not math.isfinite(cost):
+            return None, math.inf
+        return sites[col], float(cost)
 
 
 def solve(
@@ -18,22 +421,363 @@ def solve(
 ) -> tuple[np.ndarray, str, float, np.ndarray]:
     """(selected incl. fixed, status, relative gap, row -> site) for the dense cost ``d`` (rows x
     sites, ``inf`` = not allowed), row weights ``w`` (also the demand), ``p`` free sites, fixed
-    sites ``fx`` and capacities ``cap``; HiGHS on the full assignment model."""
-    n, m = d.shape
-    r, c = np.nonzero(np.isfinite(d))
-    status, gap, sel, assign = _capacitated(
-        r,
-        c,
-        w[r] * d[r, c],
-        np.zeros(m),
-        w,
-        cap,
-        fx,
-        n,
-        m,
-        must_assign=True,
-        n_open=(p + len(fx), p + len(fx)),
-        maximize=False,
-        deadline=deadline,
+    sites ``fx`` and capacities ``cap``. See the module docstring."""
+    t0 = time.perf_counter()
+    n_all, m = d.shape
+    fx = np.asarray(fx, dtype=np.int64)
+    cap = np.asarray(cap, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    none = np.full(n_all, -1, dtype=np.int64)
+    pb = _Problem(d, w, cap)
+    n = pb.n
+    k_open = p + len(fx)
+    isfixed = np.zeros(m, dtype=bool)
+    isfixed[fx] = True
+    free = np.flatnonzero(~isfixed)
+
+    def finish(sel, asg_active):
+        sel = np.sort(np.asarray(sel, dtype=np.int64))
+        out = np.full(n_all, -1, dtype=np.int64)
+        out[pb.rows] = asg_active
+        zero = np.flatnonzero(w <= 0)
+        if len(zero) and len(sel):
+            sub = d[np.ix_(zero, sel)]
+            arg = np.argmin(sub, axis=1)
+            fin = np.isfinite(sub[np.arange(len(zero)), arg])
+            out[zero[fin]] = sel[arg[fin]]
+        return sel, out
+
+    # proven infeasible: a row no site can hold, or not enough capacity in the best sites
+    served = np.zeros(n, dtype=bool)
+    served[pb.idx] = True
+    total = float(pb.w.sum())
+    most = float(cap[fx].sum() + np.sort(cap[free])[::-1][:p].sum())
+    if n and (not served.all() or most < total * (1 - 1e-12)):
+        return _EMPTY.copy(), "infeasible", math.nan, none
+    if n == 0:
+        sel, out = finish(np.union1d(fx, free[:p]), np.zeros(0, dtype=np.int64))
+        return sel, "optimal", 0.0, out
+
+    room_s = deadline - t0 if math.isfinite(deadline) else math.inf
+
+    # ---- start: u_i = second-cheapest usable cost of the row
+    big = np.full(n, np.inf)
+    sec = np.full(n, np.inf)
+    np.minimum.at(big, pb.idx, pb.cst)
+    cst_sorted = np.lexsort((pb.cst, pb.idx))
+    ii = pb.idx[cst_sorted]
+    first = np.searchsorted(ii, np.arange(n))
+    nxt = first + 1
+    has2 = (nxt < len(ii)) & (ii[np.minimum(nxt, len(ii) - 1)] == np.arange(n))
+    sec[has2] = pb.cst[cst_sorted][nxt[has2]]
+    sec[~has2] = big[~has2]
+    u = sec.copy()
+
+    best_ub = math.inf
+    best_sel: np.ndarray | None = None
+    best_asg: np.ndarray | None = None
+    seen: set[bytes] = set()
+
+    def try_sites(sites):
+        nonlocal best_ub, best_sel, best_asg
+        sites = np.sort(np.asarray(sites, dtype=np.int64))
+        key = sites.tobytes()
+        if key in seen:
+            return math.inf
+        seen.add(key)
+        if cap[sites].sum() < total:
+            return math.inf
+        asg, cost = pb.assign(sites)
+        if cost < best_ub - 1e-9 * max(abs(best_ub), 1.0) or (best_sel is None and asg is not None):
+            best_ub, best_sel, best_asg = cost, sites, asg
+        return cost
+
+    def ls_end(share=0.2):
+        if not math.isfinite(deadline):
+            return time.perf_counter() + 30.0
+        return time.perf_counter() + share * max(deadline - time.perf_counter(), 0.0)
+
+    # starts: the uncapacitated p-median's local search, the knapsack values' best sites
+    rho = np.zeros(m)
+    crit = np.zeros(m)
+    _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, rho, crit)
+    order0 = free[np.argsort(rho[free], kind="stable")]
+    try_sites(np.concatenate([fx, order0[:p]]))
+    if p > 0:
+        budget = min(1.0, 0.05 * room_s) if math.isfinite(room_s) else 1.0
+        plain = pmedian_local_search(pb.d, pb.w, p, fx, budget_s=budget, deadline=deadline)
+        try_sites(plain)
+    closed = np.zeros(m, dtype=bool)
+    must_open = np.zeros(m, dtype=bool)
+    if best_sel is not None and p > 0:
+        _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end(0.3))
+    lag_end = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+
+    best_lb = -math.inf
+    dead = np.zeros(len(pb.idx), dtype=bool)
+    lam = 2.0
+    stall = 0
+    it = 0
+    max_iter = 3000
+    tol_of = lambda v: 1e-9 * max(abs(v), 1.0)  # noqa: E731
+
+    def lagr_value(u, rho):
+        frees = free[np.argsort(rho[free], kind="stable")]
+        chosen = frees[:p]
+        val = float(u.sum() + rho[fx].sum() + rho[chosen].sum())
+        return val, chosen, frees
+
+    while it < max_iter and time.perf_counter() < lag_end:
+        it += 1
+        _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, rho, crit)
+        val, chosen, frees = lagr_value(u, rho)
+        if val > best_lb + tol_of(best_lb if math.isfinite(best_lb) else 1.0):
+            best_lb = val
+            stall = 0
+        else:
+            stall += 1
+            if stall >= 20:
+                lam *= 0.5
+                stall = 0
+        sites = np.concatenate([fx, chosen])
+        if it <= 5 or it % 5 == 0:
+            try_sites(sites)
+            # the relaxation's set with the capacity made up by the next best sites
+            if cap[sites].sum() < total and p > 0:
+                extra = frees[p:]
+                c_need = total - cap[sites].sum()
+                swap_in = extra[np.cumsum(cap[extra]) < c_need + cap[extra]][:p]
+                if len(swap_in):
+                    try_sites(np.concatenate([fx, chosen[: p - len(swap_in)], swap_in]))
+        # reduced-cost fixing at these multipliers
+        if math.isfinite(best_ub) and val >= best_lb - 2e-3 * abs(best_lb):
+            _fix(
+                pb,
+                val,
+                rho,
+                crit,
+                u,
+                fx,
+                isfixed,
+                chosen,
+                frees,
+                p,
+                best_ub,
+                dead,
+                must_open,
+                closed,
+            )
+        if math.isfinite(best_ub) and val >= best_ub - tol_of(best_ub):
+            break
+        use = np.zeros(n)
+        _usage(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, sites, use)
+        g = 1.0 - use
+        gg = float(g @ g)
+        if gg < 1e-12:
+            break  # the relaxation's answer is feasible: optimal for it
+        target = best_ub if math.isfinite(best_ub) else 1.05 * abs(val) + 1.0
+        step = lam * max(target - val, 1e-9 * abs(val)) / gg
+        u = u + step * g
+        if lam < 1e-4:
+            break
+    logger.debug(
+        "cap p-median: %d Lagrangian iterations, bound %.6g, incumbent %.6g, %.2fs",
+        it,
+        best_lb,
+        best_ub,
+        time.perf_counter() - t0,
     )
-    return sel, status, gap, assign
+    # ---- site swaps on the best answer again (the Lagrangian's sets may have improved it)
+    if best_sel is not None and p > 0:
+        _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end())
+    if best_sel is None:
+        lower = best_lb
+    else:
+        lower = best_lb
+        if lower >= best_ub - tol_of(best_ub):
+            sel, out = finish(best_sel, best_asg)
+            return sel, "optimal", 0.0, out
+    # ---- HiGHS: first (heuristic) on each row's few cheapest live pairs, then on all of them
+    alive = ~dead & ~closed[pb.col]
+    if best_asg is not None:
+        # the incumbent's pairs stay (consistent with the fixing up to rounding)
+        alive |= best_asg[pb.idx] == pb.col
+    n_alive = int(alive.sum())
+    logger.debug(
+        "cap p-median: %d of %d pairs, %d sites closed, %d must open, %.2fs",
+        n_alive,
+        len(pb.idx),
+        int(closed.sum()),
+        int(must_open.sum()),
+        time.perf_counter() - t0,
+    )
+    big_model = n_alive > 40 * n + 20000
+    if best_sel is not None and best_asg is not None and (big_model or math.isfinite(deadline)):
+        ord_ = np.lexsort((pb.cst, pb.idx))
+        ord_ = ord_[alive[ord_]]
+        rows_s = pb.idx[ord_]
+        rank = np.arange(len(ord_)) - np.searchsorted(rows_s, rows_s)
+        near = np.zeros(len(pb.idx), dtype=bool)
+        near[ord_[rank < max(10, min(30, 100000 // max(n, 1)))]] = True
+        near |= best_asg[pb.idx] == pb.col
+        share = 0.5 if not big_model else 0.9
+        limit = (
+            share * max(deadline - time.perf_counter(), 0.0) if math.isfinite(deadline) else 60.0
+        )
+        st_h, h_sel, h_asg, h_obj, _ = _mip(
+            pb, k_open, fx, near, closed, must_open, best_sel, best_asg, limit, deadline
+        )
+        logger.debug("cap p-median: restricted MIP %s %.6g", st_h, h_obj)
+        if h_sel is not None and h_obj < best_ub:
+            best_ub, best_sel, best_asg = h_obj, h_sel, h_asg
+    status, x_sel, x_asg, mip_obj, mip_bound = "unsolved", None, None, math.inf, math.nan
+    if not big_model:
+        status, x_sel, x_asg, mip_obj, mip_bound = _mip(
+            pb, k_open, fx, alive, closed, must_open, best_sel, best_asg, math.inf, deadline
+        )
+    fix_at = best_ub
+    if status == "infeasible" and best_sel is None:
+        return _EMPTY.copy(), "infeasible", math.nan, none
+    if x_sel is not None and mip_obj < best_ub:
+        best_ub, best_sel, best_asg = mip_obj, x_sel, x_asg
+    if best_sel is None:
+        return _EMPTY.copy(), "unsolved", math.inf, none
+    if status == "optimal":
+        # every solution the fixing dropped costs at least fix_at >= the MIP's optimum
+        sel, out = finish(best_sel, best_asg)
+        return sel, "optimal", 0.0, out
+    if status == "feasible" and math.isfinite(mip_bound):
+        lower = max(lower, min(mip_bound, fix_at))
+    sel, out = finish(best_sel, best_asg)
+    assert best_asg is not None
+    if status == "optimal" or lower >= best_ub - tol_of(best_ub):
+        return sel, "optimal", 0.0, out
+    gap = max(best_ub - lower, 0.0) / max(abs(best_ub), 1e-10)
+    return sel, "feasible", gap, out
+
+
+def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
+    """Site swaps on ``cur``: every (open free a, closed b) scored by the priced nearest
+    assignment (rows pay ``c_ij + w_i mu_j`` with the transportation prices of the open
+    sites), the best few evaluated exactly; the best improving one taken, repeated."""
+    cand_all = np.flatnonzero(~isfixed & ~closed)
+    while time.perf_counter() < end:
+        sites = cur
+        dc = np.ascontiguousarray(pb.costs(sites))
+        mu = _prices(dc, pb.w, pb.cap[sites], 150)
+        pc = dc + pb.w[:, None] * mu[None, :]
+        order = np.argsort(pc, axis=1)
+        n = pb.n
+        r = np.arange(n)
+        b1 = pc[r, order[:, 0]]
+        b2 = pc[r, order[:, 1]] if len(sites) > 1 else np.full(n, np.inf)
+        base = float(np.sum(np.minimum(b1, 1e300)))
+        cand = cand_all[~np.isin(cand_all, sites)]
+        if len(cand) == 0:
+            return
+        cb = pb.costs(cand)  # rows x candidates, opened at price 0
+        scores = []
+        for pos in np.flatnonzero(~isfixed[sites] & ~must_open[sites]):
+            without = np.where(order[:, 0] == pos, b2, b1)
+            new = np.minimum(without[:, None], cb)
+            tot = np.sum(np.minimum(new, 1e300), axis=0)
+            best = np.argsort(tot)[:4]
+            for q in best:
+                scores.append((tot[q] - base, pos, cand[q]))
+        scores.sort()
+        improved = False
+        for _, pos, b in scores[:8]:
+            if time.perf_counter() >= end:
+                return
+            trial = np.concatenate([np.delete(sites, pos), [b]])
+            c = try_sites(trial)
+            if c < cur_cost - 1e-9 * max(abs(cur_cost), 1.0):
+                cur, cur_cost = np.sort(trial), c
+                improved = True
+                break
+        if not improved:
+            return
+
+
+def _fix(pb, val, rho, crit, u, fx, isfixed, chosen, frees, p, ub, dead, must_open, closed):
+    """Reduced-cost fixing at one multiplier vector (valid for any ``u``)."""
+    limit = ub - val + 1e-9 * max(abs(ub), 1.0)
+    m = pb.m
+    delta = np.zeros(m)
+    if p > 0:
+        worst_in = rho[chosen[-1]]
+        out = frees[p:]
+        delta[out] = rho[out] - worst_in
+        closed[out[delta[out] > limit]] = True
+        if len(out):
+            best_out = rho[out[0]]
+            must_open[chosen[best_out - rho[chosen] > limit]] = True
+    else:
+        delta[frees] = np.inf
+        closed[frees] = True
+    delta[isfixed] = 0.0
+    delta[closed] = np.inf
+    _fix_pairs(pb.ptr, pb.idx, pb.cst, pb.w, u, crit, delta, limit, dead)
+
+
+def _mip(pb, k_open, fx, keep, closed, must_open, start_sel, start_asg, limit, deadline):
+    """HiGHS on the single-source model over the pairs in ``keep`` (the incumbent's among them)
+    for at most ``limit`` seconds; (status, selected, assignment, objective, bound)."""
+    n, m = pb.n, pb.m
+    pr, pc = pb.idx[keep], pb.col[keep]
+    obj_x = pb.cst[keep]
+    k = len(pr)
+    left = _left(deadline)
+    secs = min(limit, left - 0.3 - 3e-6 * k) if left is not None else limit
+    if secs <= 0.05:
+        return "unsolved", None, None, math.inf, math.nan
+    # columns: y (m), x (k)
+    xs = m + np.arange(k)
+    r_asg = pr
+    r_link = n + np.arange(k)
+    r_cap = n + k + np.arange(m)
+    r_card = n + k + m
+    r_agg = r_card + 1
+    ri = np.concatenate(
+        [r_asg, r_link, r_link, r_cap[pc], r_cap, np.full(m, r_card), np.full(m, r_agg)]
+    )
+    ci = np.concatenate([xs, xs, pc, xs, np.arange(m), np.arange(m), np.arange(m)])
+    vi = np.concatenate(
+        [np.ones(k), np.ones(k), -np.ones(k), pb.w[pr], -pb.cap, np.ones(m), pb.cap]
+    )
+    a = sp.csc_array((vi, (ri, ci)), shape=(r_agg + 1, m + k))
+    rl = np.concatenate(
+        [np.ones(n), np.full(k, -np.inf), np.full(m, -np.inf), [k_open], [pb.w.sum()]]
+    )
+    ru = np.concatenate([np.ones(n), np.zeros(k), np.zeros(m), [k_open], [np.inf]])
+    lb = np.zeros(m + k)
+    ub = np.ones(m + k)
+    ub[np.flatnonzero(closed)] = 0.0
+    lb[np.flatnonzero(must_open)] = 1.0
+    if start_sel is not None:  # consistent with the fixing up to rounding: keep it so
+        ub[start_sel] = 1.0
+        lb[np.flatnonzero(must_open & ~np.isin(np.arange(m), start_sel))] = 0.0
+    lb[fx] = 1.0
+    start = None
+    if start_sel is not None:
+        start = np.zeros(m + k)
+        start[start_sel] = 1.0
+        start[m:] = (start_asg[pr] == pc).astype(np.float64)
+    res = solve_mip(
+        np.concatenate([np.zeros(m), obj_x]),
+        a,
+        rl,
+        ru,
+        lb,
+        ub,
+        np.ones(m + k, dtype=bool),
+        time_limit=None if math.isinf(secs) else secs,
+        start=start,
+    )
+    if res.x is None:
+        return res.status, None, None, math.inf, res.bound
+    sel = np.flatnonzero(res.x[:m] > 0.5)
+    on = res.x[m:] > 0.5
+    asg = np.full(n, -1, dtype=np.int64)
+    asg[pr[on]] = pc[on]
+    return res.status, sel, asg, float(obj_x[on].sum()), res.bound

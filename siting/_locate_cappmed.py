@@ -143,17 +143,30 @@ def _fix_pairs(ptr, idx, cst, w, u, crit, delta, limit, dead):  # pragma: no cov
 @njit(cache=True)
 def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
     """Per-site prices per unit weight from a subgradient ascent on the capacity rows of the
-    transportation relaxation: rows pick ``argmin c_ij + w_i mu_j``."""
+    transportation relaxation: rows pick ``argmin c_ij + w_i mu_j`` among their 8 cheapest
+    sites."""
     n, k = dc.shape
-    mu = np.zeros(k)
+    kk = min(8, k)
+    top = np.full((n, kk), -1, np.int64)
+    topc = np.full((n, kk), np.inf)
     scale = 0.0
     cnt = 0
     for i in range(n):
         for j in range(k):
-            if dc[i, j] < np.inf:
-                scale += dc[i, j] / w[i]
-                cnt += 1
-    scale = scale / max(cnt, 1)
+            c = dc[i, j]
+            if c < topc[i, kk - 1]:
+                q = kk - 1
+                while q > 0 and topc[i, q - 1] > c:
+                    topc[i, q] = topc[i, q - 1]
+                    top[i, q] = top[i, q - 1]
+                    q -= 1
+                topc[i, q] = c
+                top[i, q] = j
+        if top[i, 0] >= 0:
+            scale += topc[i, 0] / w[i]
+            cnt += 1
+    scale = scale / max(cnt, 1) + 1e-12
+    mu = np.zeros(k)
     step = 0.2 * scale
     best_over = np.inf
     best_mu = mu.copy()
@@ -163,12 +176,16 @@ def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
         for i in range(n):
             bj = -1
             bc = np.inf
-            for j in range(k):
-                c = dc[i, j] + w[i] * mu[j]
+            for q in range(kk):
+                j = top[i, q]
+                if j < 0:
+                    break
+                c = topc[i, q] + w[i] * mu[j]
                 if c < bc:
                     bc = c
                     bj = j
-            load[bj] += w[i]
+            if bj >= 0:
+                load[bj] += w[i]
         over = 0.0
         for j in range(k):
             if load[j] > cap[j]:
@@ -182,6 +199,21 @@ def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
             mu[j] = max(0.0, mu[j] + step * (load[j] - cap[j]) / cap[j])
         step *= 0.96
     return best_mu
+
+
+@njit(cache=True)
+def _swap_scores(ptr, idx, cst, without, cand):  # pragma: no cover - compiled
+    """Per candidate site b: the cost saved by opening it, ``sum_i max(0, without_i - c_ib)``."""
+    out = np.zeros(len(cand))
+    for q in range(len(cand)):
+        j = cand[q]
+        tot = 0.0
+        for k in range(ptr[j], ptr[j + 1]):
+            g = without[idx[k]] - cst[k]
+            if g > 0.0:
+                tot += g
+        out[q] = tot
+    return out
 
 
 @njit(cache=True)
@@ -398,14 +430,13 @@ class _Problem:
         self.idx = ii.astype(np.int64)
         self.col = jj.astype(np.int64)
         self.cst = self.w[ii] * self.d[ii, jj]
-        self.ok = ok
+        self.ct = np.full((m, n), np.inf)  # weighted costs by site, inf = not usable
+        self.ct[jj, ii] = self.cst
         self.n, self.m = n, m
 
     def costs(self, sites):
         """Weighted costs rows x sites, inf where the pair is not usable."""
-        sub = self.d[:, sites] * self.w[:, None]
-        sub[~self.ok[:, sites]] = np.inf
-        return sub
+        return np.ascontiguousarray(self.ct[sites].T)
 
     def assign(self, sites):
         """(site per row, cost) for the open ``sites``; cost inf when no assignment found."""
@@ -509,9 +540,11 @@ def solve(
         try_sites(plain)
     closed = np.zeros(m, dtype=bool)
     must_open = np.zeros(m, dtype=bool)
+    logger.debug("cap p-median: starts %.6g after %.2fs", best_ub, time.perf_counter() - t0)
     if best_sel is not None and p > 0:
         _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end(0.3))
     lag_end = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+    logger.debug("cap p-median: swaps %.6g after %.2fs", best_ub, time.perf_counter() - t0)
 
     best_lb = -math.inf
     dead = np.zeros(len(pb.idx), dtype=bool)
@@ -527,6 +560,7 @@ def solve(
         val = float(u.sum() + rho[fx].sum() + rho[chosen].sum())
         return val, chosen, frees
 
+    best_lb = lagr_value(u, rho)[0]  # rho is still the start's: a bound even with no time
     while it < max_iter and time.perf_counter() < lag_end:
         it += 1
         _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, rho, crit)
@@ -671,19 +705,16 @@ def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
         r = np.arange(n)
         b1 = pc[r, order[:, 0]]
         b2 = pc[r, order[:, 1]] if len(sites) > 1 else np.full(n, np.inf)
-        base = float(np.sum(np.minimum(b1, 1e300)))
         cand = cand_all[~np.isin(cand_all, sites)]
         if len(cand) == 0:
             return
-        cb = pb.costs(cand)  # rows x candidates, opened at price 0
         scores = []
         for pos in np.flatnonzero(~isfixed[sites] & ~must_open[sites]):
-            without = np.where(order[:, 0] == pos, b2, b1)
-            new = np.minimum(without[:, None], cb)
-            tot = np.sum(np.minimum(new, 1e300), axis=0)
+            without = np.minimum(np.where(order[:, 0] == pos, b2, b1), 1e30)
+            tot = float(without.sum()) - _swap_scores(pb.ptr, pb.idx, pb.cst, without, cand)
             best = np.argsort(tot)[:4]
             for q in best:
-                scores.append((tot[q] - base, pos, cand[q]))
+                scores.append((tot[q], pos, cand[q]))
         scores.sort()
         improved = False
         for _, pos, b in scores[:8]:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting._errors import InputError
+from siting._errors import InputError, warn
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ __all__ = [
     "auto_candidates",
     "exclude",
     "osm_features",
+    "screen",
     "street_nodes",
 ]
 
@@ -230,6 +231,69 @@ def exclude(
     dropped = int((~keep).sum())
     if dropped:
         logger.info("dropped %d candidates outside the district or in water", dropped)
+    return candidates[keep].reset_index(drop=True)
+
+
+def screen(
+    candidates: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    water: gpd.GeoSeries | None = None,
+    tolerance_m: float = 200.0,
+    label: str = "candidates",
+) -> gpd.GeoDataFrame:
+    """``candidates`` without those in water or more than ``tolerance_m`` outside the district.
+
+    For candidates a user gives (a file of vacant buildings may hold a typo that puts a point
+    in the river or another city). Every candidate left out is named in one
+    :class:`~siting.SitingWarning`; the tolerance keeps buildings across a boundary road.
+
+    Raises
+    ------
+    InputError
+        When no candidate is left.
+    """
+    if len(candidates) == 0:
+        return candidates
+    geom = candidates.geometry.values
+    district = shapely.union_all(communities.to_crs(candidates.crs).geometry.values)
+    dist = shapely.distance(district, geom)
+    outside = dist > tolerance_m
+    wet = np.zeros(len(candidates), dtype=bool)
+    if water is not None and len(water):
+        tree = shapely.STRtree(water.to_crs(candidates.crs).values)
+        wet[np.unique(tree.query(geom, predicate="within")[0])] = True
+    wet &= ~outside
+    if not (outside.any() or wet.any()):
+        return candidates
+    ids = candidates["id"].astype(str).to_numpy()
+
+    def listed(mask: np.ndarray, what: Any) -> str:
+        idx = np.flatnonzero(mask)
+        shown = ", ".join(what(i) for i in idx[:10])
+        return shown + (f" and {len(idx) - 10} more" if len(idx) > 10 else "")
+
+    parts = []
+    if outside.any():
+        parts.append(
+            f"{int(outside.sum())} more than {tolerance_m:,.0f} m outside the district ("
+            + listed(outside, lambda i: f"{ids[i]}: {dist[i] / 1000:,.1f} km away")
+            + ")"
+        )
+    if wet.any():
+        parts.append(f"{int(wet.sum())} in water (" + listed(wet, lambda i: ids[i]) + ")")
+    keep = ~(outside | wet)
+    if not keep.any():
+        raise InputError.one(
+            label,
+            "",
+            "geometry",
+            "no candidate lies inside the district on land: " + "; ".join(parts),
+            "check the coordinates (--coords, lon/lat order) or give candidates in the district",
+        )
+    warn(
+        f"{label}: left out " + "; ".join(parts) + ". Check their coordinates; the others are used."
+    )
     return candidates[keep].reset_index(drop=True)
 
 

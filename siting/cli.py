@@ -467,7 +467,7 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.candidates import auto_candidates
+    from siting.candidates import auto_candidates, osm_features
     from siting.maps import proposals_map, save_map
     from siting.pipeline import demo_paths, evaluate_inputs
     from siting.propose import propose
@@ -476,6 +476,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     ev = evaluate_inputs(
         inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
     )
+    water = None
     if args.candidates == "auto":
         extra = None
         if inputs.is_demo:
@@ -490,12 +491,18 @@ def cmd_propose(args: argparse.Namespace) -> int:
                     "give --roads PATH or --candidates PATH",
                 )
             cands = extra
+            _progress(
+                f"no road network: the candidates are the demo's {len(cands)} vacant buildings "
+                "(street nodes and OSM squares need --roads)"
+            )
         else:
             cands = auto_candidates(network, inputs.communities, roads=inputs.roads, extra=extra)
     else:
         cands = io.load_candidates(
             args.candidates, coords=args.coords, crs=args.crs, communities=inputs.communities
         )
+        if inputs.roads is not None and Path(inputs.roads).suffix.lower() != ".graphml":
+            water = osm_features(inputs.roads, crs=inputs.communities.crs)[1]
     _progress(
         f"solving {args.model} over {len(ev.demand):,} demand points x "
         f"{len(cands):,} candidates ..."
@@ -512,6 +519,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
         capacity=args.capacity,
         standard=args.standard,
         time_limit=args.time_limit,
+        water=water,
+        candidates_label="auto" if args.candidates == "auto" else Path(args.candidates).name,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -519,17 +528,64 @@ def cmd_propose(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(
         json.dumps(res.summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    save_map(proposals_map(ev, res.stations, after=res.after), out / "map.html")
     s = res.summary
-    print(
-        f"{args.model}: {s['status']} (gap {s['gap']:.2%}) in {s['solve_time_s']:.1f} s; "
-        f"coverage {s['coverage_rate_before']:.1%} -> {s['coverage_rate_after']:.1%} "
-        f"({s['distance_mode']})"
+    if s["status"] == "optimal":
+        status = ("已证明最优", "proven optimal")
+    else:
+        status = (
+            f"时限内最好方案,与最优相差不超过 {s['gap']:.2%}",
+            f"best within --time-limit {args.time_limit:g} s, at most {s['gap']:.2%} from the "
+            "optimum (a longer --time-limit narrows it)",
+        )
+    title = (
+        f"选址建议 {args.model.upper()} · {status[0]} · 半径 {s['radius_m']:,.0f} m / "
+        f"Proposed stations: {args.model.upper()}, {status[1]}, radius {s['radius_m']:,.0f} m"
+        + (", capacity by floor area" if s["capacity"] else "")
     )
-    for r in res.stations.itertuples():
-        print(f"  {r.rank}. {r.id} {r.name} [{r.action}] +{r.population_added:,.0f} residents")
+    save_map(proposals_map(ev, res.stations, after=res.after, title=title), out / "map.html")
+    for line in _propose_lines(s, res.stations, status[1]):
+        print(line)
     print(f"wrote proposals.geojson, summary.json, map.html to {out}")
     return 0
+
+
+def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20) -> list[str]:
+    """What ``siting propose`` prints: the answer's status, coverage at both radii, notes."""
+    r = s["radius_m"]
+    out = [
+        f"{s['model']}: {status}; solved in {s['solve_time_s']:.1f} s",
+        f"coverage (each site's own service radius): {s['coverage_rate_before']:.1%} -> "
+        f"{s['coverage_rate_after']:.1%} ({s['distance_mode']})",
+        f"within {r:,.0f} m of a station: {s['coverage_rate_within_radius_before']:.1%} -> "
+        f"{s['coverage_rate_within_radius_after']:.1%}",
+    ]
+    reached = s.get("population_reached_by_model")
+    if reached is not None:
+        out.append(
+            f"the new stations reach {reached:,.0f} residents outside every existing site's "
+            f"reach" + (" (within their floor area's capacity)" if s["capacity"] else "")
+        )
+    if s.get("population_unreachable"):
+        out.append(
+            f"note: {s['population_unreachable']:,.0f} residents are beyond {r:,.0f} m of every "
+            "candidate and stay outside (more candidates or a larger --radius would reach them)"
+        )
+    asked = s.get("new_stations_asked")
+    if asked is not None and s["new_stations"] < asked:
+        out.append(
+            f"note: {s['new_stations']} of the {asked} stations asked are proposed: more would "
+            f"reach no further resident within {r:,.0f} m"
+        )
+    if not s["capacity"]:
+        out.append("note: new stations are evaluated as built to the station standard")
+    for row in stations.head(show).itertuples():
+        out.append(
+            f"  {row.rank}. {row.id} {row.name} [{row.action}] +{row.population_added:,.0f} "
+            "residents"
+        )
+    if len(stations) > show:
+        out.append(f"  ... and {len(stations) - show} more (all in proposals.geojson)")
+    return out
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

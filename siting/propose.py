@@ -24,6 +24,7 @@ import shapely
 
 from siting import locate, schema
 from siting._errors import InputError
+from siting.candidates import screen
 from siting.estate import PERSONS_PER_HOUSEHOLD
 from siting.standards import Standard, load_standard
 
@@ -62,6 +63,14 @@ def _capacity(area: np.ndarray, std: Standard) -> np.ndarray:
     return np.asarray(cap, dtype=float)
 
 
+def _within(demand: gpd.GeoDataFrame, radius: float) -> float:
+    """Share of the population within ``radius`` of a station-or-higher site."""
+    w = demand["population"].to_numpy(dtype=float)
+    near = demand["station_distance_m"].to_numpy(dtype=float) <= radius
+    total = float(w.sum())
+    return float(w[near].sum() / total) if total > 0 else 0.0
+
+
 def propose(
     evaluation: Any,
     network: Any,
@@ -75,6 +84,8 @@ def propose(
     capacity: bool = False,
     standard: Standard | str = "default",
     time_limit: float = 60.0,
+    water: gpd.GeoSeries | None = None,
+    candidates_label: str = "candidates",
 ) -> Proposal:
     """Choose new stations with a location model and evaluate the district with them.
 
@@ -102,6 +113,11 @@ def propose(
         Standards profile.
     time_limit
         Solver time limit in seconds.
+    water
+        Water polygons; candidates inside are left out, as are candidates more than 200 m
+        outside the district (each named in a warning, see :func:`siting.candidates.screen`).
+    candidates_label
+        The candidates' file name, for messages.
 
     Raises
     ------
@@ -137,6 +153,7 @@ def propose(
             "give a candidates file or --candidates auto with a road network",
         )
 
+    candidates = screen(candidates, communities, water=water, label=candidates_label)
     if model != "lscp" and candidates is not None and p > len(candidates):
         raise InputError.one(
             "",
@@ -201,6 +218,11 @@ def propose(
             capacity=cap,
             time_limit=time_limit,
         )
+        # the model's site (column) for each demand point, -1: none
+        model_site = np.full(len(w), -1, dtype=np.int64)
+        if sol.status in ("optimal", "feasible"):
+            model_site[reach] = sol.assignment
+        unreachable = float(w[~reach].sum())
     else:
         # rows: residents not yet within reach of an existing station-or-higher site (the
         # evaluation's coverage, each site with its own radius); columns: the candidates
@@ -210,16 +232,24 @@ def propose(
         cov = network.distances(dxy[open_rows], shapely.get_coordinates(geoms), radius).tocsr()
         cov.data[:] = 1.0
         wo = w[open_rows]
+        coverable = np.diff(cov.indptr) > 0
+        unreachable = float(wo[~coverable].sum())
+        sub = np.full(len(wo), -1, dtype=np.int64)
         if model == "mclp":
             sol = locate.mclp(cov, wo, p, capacity=cap, time_limit=time_limit)
+            if sol.status in ("optimal", "feasible"):
+                sub = sol.assignment
         else:
-            coverable = np.diff(cov.indptr) > 0
             sol = locate.lscp(
                 cov[coverable],
                 capacity=cap,
                 demand=wo[coverable] if cap is not None else None,
                 time_limit=time_limit,
             )
+            if sol.status in ("optimal", "feasible"):
+                sub[coverable] = sol.assignment
+        model_site = np.full(len(w), -1, dtype=np.int64)
+        model_site[open_rows] = sub
     if sol.status == "unsolved":
         raise InputError.one(
             "",
@@ -229,24 +259,28 @@ def propose(
             "allow more time (--time-limit), fewer candidates, or drop --capacity",
         )
     if sol.status == "infeasible":
+        more = "" if model == "lscp" else "more stations (--p), "
         raise InputError.one(
             "",
             "",
             "--model",
-            f"the {model} model is infeasible with these settings",
-            "allow more stations (--p), a larger --radius, more candidates, or drop --capacity",
+            f"the {model} model is infeasible with these settings"
+            + (": some residents are beyond every candidate's capacity" if capacity else ""),
+            f"allow {more}a larger --radius, more or larger candidates, or drop --capacity",
         )
 
     chosen = np.setdiff1d(sol.selected, fixed)
     picked = cols.iloc[chosen].reset_index(drop=True)
     stations = gpd.GeoDataFrame(picked, geometry=list(geoms[chosen]), crs=ev_sites.crs)
 
-    # evaluate the district with the proposals: new ones as stations built to standard
+    # evaluate the district with the proposals: new ones as stations built to standard, or,
+    # with capacities, at their own floor area (the model limited them by it)
     st = std.levels[schema.STATION]
     new = stations[stations["action"] == "new"]
+    known = new["floor_area_m2"].to_numpy(dtype=float)
     area = np.where(
-        np.isfinite(new["floor_area_m2"].to_numpy(dtype=float)),
-        np.maximum(new["floor_area_m2"].to_numpy(dtype=float), st.min_floor_area_m2),
+        np.isfinite(known),
+        known if capacity else np.maximum(known, st.min_floor_area_m2),
         st.min_floor_area_m2,
     )
     add = gpd.GeoDataFrame(
@@ -290,9 +324,19 @@ def propose(
             stations["id"].astype(str),
         )
     )
-    served = after.sites["population_served"].to_numpy()[pos]
+    served = after.sites["population_served"].to_numpy(dtype=float)[pos]
     near = after.demand["station_site"].to_numpy()
-    added = np.array([w[newly & (near == i)].sum() for i in pos])  # a handful of stations
+    credit = newly & (near >= 0)
+    added = np.bincount(near[credit], weights=w[credit], minlength=len(after.sites))[pos]
+    # the model's own assignment (with capacities: the residents each site can take)
+    on = model_site >= 0
+    by_model = np.bincount(model_site[on], weights=w[on], minlength=len(cols))[chosen]
+    if capacity:
+        assert cap is not None
+        served = by_model
+        if model != "pmedian":
+            added = by_model  # its rows were outside every existing site's reach
+        stations = stations.assign(capacity_residents=np.round(cap[chosen]))
     stations = stations.assign(population_added=added, population_served=served)
     stations = stations.sort_values("population_added", ascending=False, ignore_index=True)
     stations.insert(0, "rank", np.arange(1, len(stations) + 1))
@@ -317,5 +361,17 @@ def propose(
         "communities_gap_before": b["communities_gap"],
         "communities_gap_after": a["communities_gap"],
         "distance_mode": b["distance_mode"],
+        # the same two evaluations, measured at the model's radius (coverage above uses each
+        # site's own service radius)
+        "coverage_rate_within_radius_before": _within(evaluation.demand, radius),
+        "coverage_rate_within_radius_after": _within(after.demand, radius),
+        # residents the model's answer serves (MCLP/LSCP: newly within radius, within capacity)
+        # and those beyond every candidate and existing site
+        "population_reached_by_model": float(w[on].sum()) if model != "pmedian" else None,
+        "population_unreachable": unreachable,
+        "new_stations_asked": int(p) if model != "lscp" else None,
+        "new_sites_assumed": (
+            "own floor area (capacity)" if capacity else "built to the station standard"
+        ),
     }
     return Proposal(stations, sol, evaluation, after, summary)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -190,3 +191,84 @@ def test_no_answer_in_time_asks_for_more_time(district, monkeypatch):
     with pytest.raises(InputError, match=r"--time-limit.*no answer within 7 s") as e:
         _run(district, model="pmedian", p=1, time_limit=7.0)
     assert "allow more time" in str(e.value)
+
+
+def test_capacity_figures_follow_the_model_and_own_floor_area(district):
+    # X2 alone with 600 m2: 600 / 30 x 100 x 2.62 = 5,240 residents, so it takes C3 (4,000)
+    # but not C2 as well (7,000 > 5,240); it is evaluated at its own 600 m2, not 1,000
+    net, comm, sites, cands, ev = district
+    x2 = cands.iloc[[1]].assign(floor_area_m2=600.0)
+    res = propose(
+        ev,
+        net,
+        x2,
+        communities=comm,
+        sites=sites,
+        radius=600.0,
+        model="mclp",
+        p=1,
+        capacity=True,
+    )
+    assert res.summary["objective"] == pytest.approx(4000.0)
+    assert res.stations["population_added"].tolist() == pytest.approx([4000.0])
+    assert res.stations["population_served"].tolist() == pytest.approx([4000.0])
+    assert res.stations["capacity_residents"].tolist() == pytest.approx([5240.0])
+    assert res.summary["population_reached_by_model"] == pytest.approx(4000.0)
+    new = res.after.sites[res.after.sites["site_id"] == "NEW-X2"]
+    assert new["floor_area_m2"].tolist() == pytest.approx([600.0])
+    assert res.summary["new_sites_assumed"] == "own floor area (capacity)"
+    # without capacities the same site is taken as built to the 1,000 m2 standard
+    plain = propose(ev, net, x2, communities=comm, sites=sites, radius=600.0, model="mclp", p=1)
+    assert plain.summary["objective"] == pytest.approx(7000.0)
+    assert "capacity_residents" not in plain.stations
+    new = plain.after.sites[plain.after.sites["site_id"] == "NEW-X2"]
+    assert new["floor_area_m2"].tolist() == pytest.approx([1000.0])
+
+
+def test_figures_at_the_model_radius_and_unreachable(district):
+    net, comm, sites, cands, ev = district
+    # only X1: C2's centroid is 500 m away, C3's 1,000 m (beyond the 600 m radius)
+    res = propose(
+        ev, net, cands.iloc[[0]], communities=comm, sites=sites, radius=600.0, model="lscp"
+    )
+    s = res.summary
+    assert s["population_unreachable"] == pytest.approx(4000.0)
+    assert s["population_reached_by_model"] == pytest.approx(3000.0)
+    assert s["coverage_rate_within_radius_before"] == pytest.approx(5000 / 12000)
+    assert s["coverage_rate_within_radius_after"] == pytest.approx(8000 / 12000)
+    # at 400 m X2 (500 m from both centroids) reaches nobody; C1 is still within reach of S
+    far = propose(
+        ev, net, cands.iloc[[1]], communities=comm, sites=sites, radius=400.0, model="mclp", p=1
+    )
+    assert far.summary["coverage_rate_within_radius_before"] == pytest.approx(5000 / 12000)
+    assert far.summary["population_unreachable"] == pytest.approx(7000.0)
+    assert far.summary["new_stations_asked"] == 1
+
+
+def test_candidates_in_water_or_far_away_are_left_out_and_named(district):
+    from siting import SitingWarning
+
+    net, comm, sites, cands, ev = district
+    far = cands.iloc[[0]].assign(id="FAR", geometry=[shapely.Point(50_000, 500)])
+    more = gpd.GeoDataFrame(pd.concat([cands, far], ignore_index=True), crs=CRS)
+    water = gpd.GeoSeries([shapely.box(1400, 400, 1600, 600)], crs=CRS)  # around X1
+    with pytest.warns(SitingWarning) as rec:
+        res = propose(
+            ev,
+            net,
+            more,
+            communities=comm,
+            sites=sites,
+            radius=600.0,
+            model="mclp",
+            p=1,
+            water=water,
+            candidates_label="vacant.csv",
+        )
+    text = " ".join(str(r.message) for r in rec)
+    assert "vacant.csv" in text and "FAR: 47.0 km away" in text and "in water (X1)" in text
+    assert res.summary["candidates"] == 2  # X2 and X3
+    with pytest.raises(InputError, match="no candidate lies inside the district"):
+        propose(
+            ev, net, more.iloc[[3]], communities=comm, sites=sites, radius=600.0, model="mclp", p=1
+        )

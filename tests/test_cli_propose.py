@@ -1,0 +1,81 @@
+"""`siting propose` on the demo: what it prints and writes for a planner's own candidates file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from siting import pipeline
+from siting.cli import _propose_lines, main
+
+DEMO = pipeline.demo_paths()
+needs_demo = pytest.mark.skipif(not DEMO["candidates"].exists(), reason="demo data missing")
+
+
+@needs_demo
+def test_own_candidates_far_point_named_and_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = gpd.read_file(DEMO["candidates"]).to_crs(4326).head(6)
+    rows = pd.DataFrame(
+        {
+            "id": [*list(demo["id"]), "BJ1"],
+            "name": [*list(demo["name"]), "北京的点"],
+            "lon": [*list(demo.geometry.x), 116.397],
+            "lat": [*list(demo.geometry.y), 39.908],
+        }
+    )
+    path = tmp_path / "vacant.csv"
+    rows.to_csv(path, index=False)
+    out = tmp_path / "p"
+    code = main(["propose", "--p", "2", "--candidates", str(path), "--out", str(out)])
+    assert code == 0
+    cap = capsys.readouterr()
+    assert "warning: vacant.csv: left out 1 more than 200 m outside the district (BJ1:" in cap.err
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["candidates"] == 6
+    props = gpd.read_file(out / "proposals.geojson")
+    assert "BJ1" not in set(props["id"])
+    assert f"within {s['radius_m']:,.0f} m of a station:" in cap.out
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "Proposed stations: MCLP" in html
+
+
+def test_printed_lines_explain_gap_shortfall_and_unreachable() -> None:
+    s = {
+        "model": "mclp",
+        "radius_m": 500.0,
+        "capacity": False,
+        "solve_time_s": 1.25,
+        "coverage_rate_before": 0.5,
+        "coverage_rate_after": 0.6,
+        "distance_mode": "network",
+        "coverage_rate_within_radius_before": 0.5,
+        "coverage_rate_within_radius_after": 0.62,
+        "population_reached_by_model": 1234.0,
+        "population_unreachable": 800.0,
+        "new_stations_asked": 30,
+        "new_stations": 25,
+    }
+    stations = pd.DataFrame(
+        {
+            "rank": range(1, 26),
+            "id": [f"K{i}" for i in range(25)],
+            "name": "x",
+            "action": "new",
+            "population_added": 10.0,
+        }
+    )
+    lines = _propose_lines(s, stations, "best within --time-limit 60 s, at most 1.50% ...")
+    text = "\n".join(lines)
+    assert lines[0].startswith("mclp: best within --time-limit 60 s, at most 1.50%")
+    assert "within 500 m of a station: 50.0% -> 62.0%" in text
+    assert "800 residents are beyond 500 m of every candidate" in text
+    assert "25 of the 30 stations asked" in text
+    assert "  20. K19 x [new] +10 residents" in text
+    assert "K20" not in text and "... and 5 more (all in proposals.geojson)" in text
+    assert "built to the station standard" in text

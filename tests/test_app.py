@@ -144,6 +144,7 @@ def test_proposals_page_solves(app) -> None:
     assert not app.exception, [e.value for e in app.exception]
     m = _metrics(app)
     assert m["建议新建站点"] == "3"
+    assert "新站按标准站(建筑面积不低于标准)评价" in [c.value for c in app.caption]
     before = float(m["覆盖率 · 现状"].rstrip("%"))
     after = float(m["覆盖率 · 新增后"].rstrip("%"))
     assert after >= before
@@ -166,6 +167,13 @@ def test_proposals_page_capacity_and_status(app) -> None:
     else:
         assert f"时限内的最好方案,与最优方案相差不超过 {100 * sol.gap:.2f}%" in shown
     assert _metrics(app)["建议新建站点"] == "3"
+    s = result.summary
+    r = params[5]
+    assert (
+        f"{r} 米内有站点的居民占比:{100 * s['coverage_rate_within_radius_before']:.1f}% → "
+        f"{100 * s['coverage_rate_within_radius_after']:.1f}%" in shown
+    )
+    assert "新站按标准站(建筑面积不低于标准)评价" not in shown  # own floor areas here
     box.uncheck().run()
 
 

@@ -173,6 +173,24 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "Each site serves at most the residents its floor area supports at the households "
         "standard (unknown area: a standard station); each demand point goes whole to one site.",
     ),
+    "within_radius": (
+        "{r} 米内有站点的居民占比:{b} → {a}",
+        "Residents within {r} m of a station: {b} → {a}",
+    ),
+    "unreachable_note": (
+        "{n} 名居民距所有候选点都超过 {r} 米,仍未覆盖(可增加候选点或放宽半径)",
+        "{n} residents are beyond {r} m of every candidate and stay uncovered "
+        "(more candidates or a larger radius would reach them)",
+    ),
+    "fewer_note": (
+        "只建议 {k} 个站点(设定 {p} 个):再多的站点也不会在 {r} 米内覆盖更多居民",
+        "{k} of the {p} stations asked are proposed: more would reach no further resident "
+        "within {r} m",
+    ),
+    "assumed_standard": (
+        "新站按标准站(建筑面积不低于标准)评价",
+        "New stations are evaluated as built to the station standard",
+    ),
     "status_optimal": ("已证明为最优方案", "Proven optimal"),
     "status_feasible": (
         "时限内的最好方案,与最优方案相差不超过 {gap}",

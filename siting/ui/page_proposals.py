@@ -106,6 +106,21 @@ if result is not None:
         st.caption(t("status_optimal"))
     else:
         st.caption(t("status_feasible", gap=f"{100 * sol.gap:.2f}%"))
+    s = result.summary
+    st.caption(
+        t(
+            "within_radius",
+            r=radius,
+            b=common.pct(s["coverage_rate_within_radius_before"]),
+            a=common.pct(s["coverage_rate_within_radius_after"]),
+        )
+    )
+    if s.get("population_unreachable"):
+        st.caption(t("unreachable_note", n=f"{s['population_unreachable']:,.0f}", r=radius))
+    if s.get("new_stations_asked") and s["new_stations"] < s["new_stations_asked"]:
+        st.caption(t("fewer_note", k=s["new_stations"], p=s["new_stations_asked"], r=radius))
+    if not s["capacity"]:
+        st.caption(t("assumed_standard"))
     from siting.maps import proposals_map
 
     m = proposals_map(result.before, result.stations, after=result.after, **common.map_options())

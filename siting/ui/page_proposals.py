@@ -73,6 +73,7 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
                     p=p,
                     radius=float(radius),
                     capacity=bool(use_capacity),
+                    candidates_label=cand_label,
                     standard=ctx.standard,
                 )
             )

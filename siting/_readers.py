@@ -26,8 +26,9 @@ import pyogrio
 import shapely
 
 from siting import _zip, schema, settings
-from siting._errors import InputError, warn
+from siting._errors import InputError, Problem, warn
 from siting._validate import (
+    MAX_ROWS_PER_RULE,
     Rows,
     norm,
     parse_numbers,
@@ -293,6 +294,9 @@ def _read_geo(path: Path, *, label: str, layer: str | None) -> _Table:
         with warnings.catch_warnings():
             # GeoJSON columns mixing text and numbers come back as text, which is what we want
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            # GDAL lets an unclosed ring through with this warning; GEOS then refuses it, and
+            # _bad_geometries names the feature
+            warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
             frame = gpd.read_file(
                 path, layer=layer or layers[0], engine="pyogrio", encoding=encoding
             )
@@ -308,8 +312,43 @@ def _read_geo(path: Path, *, label: str, layer: str | None) -> _Table:
         UnicodeDecodeError,
     ) as exc:
         raise _unreadable(label, kind, exc) from None
+    except shapely.errors.GEOSException:
+        raise _bad_geometries(path, label, layer or layers[0], encoding) from None
     logger.info("read %s: %d features", label, len(frame))
     return _Table(frame, label, Rows("feature", 1))
+
+
+def _bad_geometries(path: Path, label: str, layer: str, encoding: str | None) -> InputError:
+    """One problem per feature whose geometry GEOS refuses to build (e.g. an unclosed ring)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)  # said below
+        meta, _, wkb, fields = pyogrio.raw.read(path, layer=layer, encoding=encoding)
+    names = [norm(c) for c in meta["fields"]]
+    key = next((names.index(k) for k in ("id", "编号") if k in names), None)
+    ids = None if key is None else np.array(["" if v is None else str(v) for v in fields[key]])
+    rows = Rows("feature", 1, ids=ids)
+    problems = []
+    for i, value in enumerate(wkb):
+        try:
+            shapely.from_wkb(value)
+        except shapely.errors.GEOSException as exc:
+            detail = str(exc).split("Exception: ", 1)[-1]
+            if "closed linestring" in detail:
+                what = "a polygon ring is not closed (its last point is not its first point)"
+                fix = "close the ring (repeat its first point at the end) or export it again"
+            else:
+                what = f"the geometry cannot be read ({detail})"
+                fix = "redraw the feature or export the layer again from your GIS"
+            problems.append(Problem(label, rows.where(i), "geometry", what, fix))
+    if len(problems) > MAX_ROWS_PER_RULE:
+        rest = len(problems) - MAX_ROWS_PER_RULE
+        problems = problems[:MAX_ROWS_PER_RULE]
+        problems.append(Problem(label, f"{rest} more features", "geometry", "cannot be read", ""))
+    if not problems:  # the error was not tied to one feature
+        problems.append(
+            Problem(label, "", "geometry", "the geometries cannot be read", "export it again")
+        )
+    return InputError(problems)
 
 
 def _read_csv(path: Path, *, label: str) -> _Table:

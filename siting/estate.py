@@ -16,12 +16,26 @@ Rules (with the standard's figures):
 - fronting a street: within :data:`STREET_FRONT_M` of a walkable street (沿路沿街, seed 002);
 - placement: inside the estate, or reaching at least ``covered_min_share`` of the estate's
   residents within the station's service radius.
+
+Checks on the input (given the district's communities): an estate farther than
+:data:`MAX_OUTSIDE_DISTRICT_M` from every community is not in the district (an error: wrong
+coordinates or the wrong district's files); one outside the communities but closer is accepted
+with a warning. Estate points, proposed sites and nearby existing sites far from every street
+are reported by the file and feature they come from.
+
+The suggestion is not moved away from existing stations: when an existing station (or higher)
+lies within :data:`NEARBY_SITE_M` walking of it, the check says so, with the station's id and
+floor area, and advises building the estate's space together with it (enlarging it when below
+the standard, 多社区一中心) or choosing another location.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,17 +44,70 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting import schema
-from siting._errors import InputError
+from siting import schema, settings
+from siting._errors import InputError, SitingWarning, warn
 from siting.demand import demand_points
 from siting.standards import Standard, load_standard
 
-__all__ = ["PERSONS_PER_HOUSEHOLD", "STREET_FRONT_M", "EstateCheck", "check_estate"]
+__all__ = [
+    "MAX_OUTSIDE_DISTRICT_M",
+    "NEARBY_SITE_M",
+    "PERSONS_PER_HOUSEHOLD",
+    "STREET_FRONT_M",
+    "EstateCheck",
+    "check_estate",
+    "lonlat_text",
+]
 
 #: Residents per household used to turn households into population (China 2020 census: 2.62).
 PERSONS_PER_HOUSEHOLD = 2.62
 #: A site "fronts a street" when a walkable street passes within this many metres.
 STREET_FRONT_M = 30.0
+#: An estate farther than this (straight line, metres) from every community of the district is
+#: taken to be outside it: 1 km, the walking radius of a street center in the default profile,
+#: beyond which no site of the district can serve it.
+MAX_OUTSIDE_DISTRICT_M = 1000.0
+#: An existing station (or higher) within this walking distance of the suggested location
+#: serves the same residents: the check names it and advises sharing or enlarging it.
+NEARBY_SITE_M = 200.0
+
+
+def lonlat_text(lon: float, lat: float) -> str:
+    """``"121.265719E 30.886242N"``: longitude first, as everywhere in siting."""
+    ew = "E" if lon >= 0 else "W"
+    ns = "N" if lat >= 0 else "S"
+    return f"{abs(lon):.6f}{ew} {abs(lat):.6f}{ns}"
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    return value
+
+
+@contextmanager
+def _no_snap_warnings() -> Iterator[None]:
+    """Silence the network's snapping warning (it names internal indices); the check reports
+    points far from the streets itself, by file and feature."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"(?s).*from the nearest road node", category=SitingWarning
+        )
+        yield
+
+
+def _where(frame: gpd.GeoDataFrame) -> str:
+    """``"feature 1 (id=E1)"`` (``"feature 1"`` without an id) for a one-feature frame."""
+    if "id" in frame.columns and len(frame):
+        v = frame["id"].iat[0]
+        if isinstance(v, str) and v.strip() and v != "estate":
+            return f"feature 1 (id={v.strip()})"
+    return "feature 1"
 
 
 @dataclass(frozen=True)
@@ -68,11 +135,15 @@ class EstateCheck:
     suggested: gpd.GeoDataFrame
     distance_mode: str
     notes: list[str] = field(default_factory=list)
+    nearby_sites: list[dict[str, Any]] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    advice_en: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (no geometry except the suggestion's lon/lat)."""
+        """JSON-ready summary (no geometry except the suggestion's lon/lat); missing numbers
+        are None (``null``), never NaN."""
         sug = self.suggested.to_crs(4326)
-        return {
+        out = {
             "households": self.households,
             "population": self.population,
             "required_floor_area_m2": self.required_floor_area_m2,
@@ -90,7 +161,11 @@ class EstateCheck:
             "suggested": [{"lon": float(p.x), "lat": float(p.y)} for p in sug.geometry.values],
             "distance_mode": self.distance_mode,
             "notes": self.notes,
+            "nearby_sites": self.nearby_sites,
+            "advice": self.advice,
+            "advice_en": self.advice_en,
         }
+        return dict(_json_safe(out))
 
 
 def _street_distance(network: Any, pts: np.ndarray) -> np.ndarray:
@@ -119,6 +194,8 @@ def check_estate(
     standard: Standard | str = "default",
     proposed_site: gpd.GeoDataFrame | None = None,
     spacing: float = 50.0,
+    communities: gpd.GeoDataFrame | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> EstateCheck:
     """Check a new estate's 配建 requirement and the developer's proposed site.
 
@@ -139,12 +216,20 @@ def check_estate(
         ``ground_floor_area_m2``.
     spacing
         Spacing of the estate's demand grid in metres.
+    communities
+        The district's communities (same CRS); when given, an estate farther than
+        :data:`MAX_OUTSIDE_DISTRICT_M` from all of them is an error.
+    files
+        Names shown in messages: ``"estate"``, ``"proposed_site"``, ``"sites"`` (file names).
 
     Raises
     ------
     InputError
-        Households not a positive number, or a proposed site without its floor area.
+        Households not a positive number, an estate outside the district, a proposed site that
+        is not one feature or has no floor area.
     """
+    names = {"estate": "estate", "proposed_site": "proposed site", "sites": "sites"}
+    names.update(files or {})
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
     ok = isinstance(households, numbers.Real) and not isinstance(households, bool | np.bool_)
     if not (ok and math.isfinite(households) and households > 0):
@@ -167,6 +252,17 @@ def check_estate(
     ]
 
     poly = estate.geometry.values[0]
+    estate_where = _where(estate)
+    if communities is not None and len(communities):
+        _check_in_district(poly, communities, names["estate"], estate_where)
+    if proposed_site is not None and len(proposed_site) > 1:
+        raise InputError.one(
+            names["proposed_site"],
+            "",
+            "",
+            f"holds {len(proposed_site)} features, expected one proposed site (one point)",
+            "keep only the developer's proposed site in the file",
+        )
     est = gpd.GeoDataFrame(
         {
             "id": ["estate"],
@@ -185,12 +281,20 @@ def check_estate(
     existing = sites[
         sites["level"].isin(schema.STATION_OR_HIGHER) & (sites["status"] == schema.EXISTING)
     ]
+    # only sites within their radius in a straight line can reach the estate walking
+    radii_all = existing["level"].map(lambda lv: std.levels[lv].service_radius_m).to_numpy()
+    near = shapely.distance(existing.geometry.values, poly) <= np.maximum(radii_all, NEARBY_SITE_M)
+    existing = existing[near]
+    has_net = getattr(network, "kind", "") == "network"
+    if has_net:
+        _warn_far_from_streets(network, dxy, existing, names, estate_where)
     covered = np.zeros(len(dxy), dtype=bool)
     covering: list[str] = []
     if len(existing):
         sxy = shapely.get_coordinates(existing.geometry.values)
-        radii = existing["level"].map(lambda lv: std.levels[lv].service_radius_m).to_numpy()
-        dist = network.distances(dxy, sxy, float(radii.max())).tocoo()
+        radii = radii_all[near]
+        with _no_snap_warnings():
+            dist = network.distances(dxy, sxy, float(radii.max())).tocoo()
         ok = dist.data <= radii[dist.col]
         covered[np.unique(dist.row[ok])] = True
         covering = sorted(set(existing["id"].to_numpy()[dist.col[ok]].tolist()))
@@ -200,7 +304,6 @@ def check_estate(
         + (f"（{', '.join(covering)}）" if covering else "")
     )
 
-    has_net = getattr(network, "kind", "") == "network"
     rows: list[dict[str, Any]] = []
     reasons: list[str] = []
     reasons_en: list[str] = []
@@ -212,11 +315,12 @@ def check_estate(
         ground = float(p.get("ground_floor_area_m2", np.nan))
         if not math.isfinite(area):
             raise InputError.one(
-                "proposed site",
-                "",
+                names["proposed_site"],
+                _where(proposed_site),
                 "floor_area_m2",
                 "the proposed site has no floor area",
-                "give the floor area in m² (建筑面积) of the developer's proposed site",
+                "add a floor_area_m2 (建筑面积) column with the floor area in m² of the "
+                "developer's proposed site",
             )
         pxy = shapely.get_coordinates(proposed_site.geometry.values[:1])
 
@@ -268,7 +372,8 @@ def check_estate(
                 }
             )
         inside = bool(shapely.covers(poly, shapely.points(pxy[0])))
-        d = network.distances(dxy, pxy, radius)
+        with _no_snap_warnings():
+            d = network.distances(dxy, pxy, radius)
         reach = np.zeros(len(dxy), dtype=bool)
         reach[d.tocoo().row] = True
         reach_share = float(weights[reach].sum() / weights.sum())
@@ -290,7 +395,10 @@ def check_estate(
             "reach_share": reach_share,
         }
 
-    suggested = _suggest(poly, network, dxy, weights, estate.crs)
+    with _no_snap_warnings():
+        suggested = _suggest(poly, network, dxy, weights, estate.crs)
+    nearby, advice, advice_en = _nearby(suggested, existing, network, std, required)
+    notes += advice
     return EstateCheck(
         households=float(households),
         population=float(population),
@@ -309,7 +417,137 @@ def check_estate(
         suggested=suggested,
         distance_mode=getattr(network, "kind", "euclidean"),
         notes=notes,
+        nearby_sites=nearby,
+        advice=advice,
+        advice_en=advice_en,
     )
+
+
+def _check_in_district(poly: Any, communities: gpd.GeoDataFrame, file: str, where: str) -> None:
+    """Raise when the estate lies farther than :data:`MAX_OUTSIDE_DISTRICT_M` from every
+    community; warn when it lies outside all of them but closer."""
+    values = np.asarray(communities.geometry.values)
+    tree = shapely.STRtree(values)
+    idx, dist = tree.query_nearest(poly, return_distance=True, all_matches=False)
+    if not len(dist):
+        return
+    d = float(dist[0])
+    if d <= 0:
+        return
+    cid = str(communities["id"].iat[int(idx[0])]) if "id" in communities else ""
+    named = f" {cid}" if cid else ""
+    if d > MAX_OUTSIDE_DISTRICT_M:
+        raise InputError.one(
+            file,
+            where,
+            "geometry",
+            f"the estate lies outside the district, {d / 1000:,.1f} km from its nearest "
+            f"community{named}; an estate must touch the district's communities or lie within "
+            f"{MAX_OUTSIDE_DISTRICT_M:,.0f} m of them",
+            "check the estate's coordinates (--coords, --crs), or give the communities and "
+            "sites of the district it is in (--communities, --sites)",
+        )
+    warn(
+        f"{file}: {where}: the estate lies {d:,.0f} m outside the district's communities "
+        f"(nearest:{named}); sites of neighbouring districts are not counted - check its "
+        "coordinates if it should be inside"
+    )
+
+
+def _warn_far_from_streets(
+    network: Any,
+    dxy: np.ndarray,
+    existing: gpd.GeoDataFrame,
+    names: Mapping[str, str],
+    estate_where: str,
+) -> None:
+    """Warn, by file and feature, about estate points and nearby existing sites far from
+    every street (their walking distances begin with a long straight line)."""
+    limit = settings.SNAP_WARN_DISTANCE_M
+    roads = network.source or "the road network"
+    _, d = network.snap(dxy, warn_distance=np.inf)
+    far = d > limit
+    if far.any():
+        head = f"{names['estate']}: {estate_where}: "
+        warn(
+            f"{head}{int(far.sum())} of {len(d)} points of the estate lie more than {limit:.0f} m "
+            f"from the nearest street of {roads} (up to {d.max():,.0f} m), so walking distances "
+            "from them are rough - use a road file that has the estate's streets, or check the "
+            "estate's coordinates"
+        )
+    if len(existing):
+        _, ds = network.snap(existing.geometry, warn_distance=np.inf)
+        bad = np.flatnonzero(ds > limit)
+        if len(bad):
+            ids = existing["id"].to_numpy()
+            shown = ", ".join(f"id={ids[i]} ({ds[i]:,.0f} m)" for i in bad[:5])
+            warn(
+                f"{names['sites']}: {len(bad)} existing site(s) near the estate lie more than "
+                f"{limit:.0f} m from the nearest street of {roads}: {shown} - check their "
+                "coordinates, or use a road file that reaches them"
+            )
+
+
+def _nearby(
+    suggested: gpd.GeoDataFrame,
+    existing: gpd.GeoDataFrame,
+    network: Any,
+    std: Standard,
+    required: float,
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Existing stations (or higher) within :data:`NEARBY_SITE_M` walking of the suggestion,
+    nearest first, with advice in Chinese and English."""
+    if not len(existing):
+        return [], [], []
+    sug = shapely.get_coordinates(suggested.geometry.values[:1])
+    sxy = shapely.get_coordinates(existing.geometry.values)
+    with _no_snap_warnings():
+        d = network.distances(sug, sxy, NEARBY_SITE_M).tocoo()
+    order = np.argsort(d.data, kind="stable")
+    found: list[dict[str, Any]] = []
+    zh: list[str] = []
+    en: list[str] = []
+    for k in order:
+        row = existing.iloc[int(d.col[k])]
+        level = str(row["level"])
+        area = float(row["floor_area_m2"])
+        minimum = float(std.levels[level].min_floor_area_m2)
+        below = bool(math.isfinite(area) and area < minimum)
+        dm = float(d.data[k])
+        found.append(
+            {
+                "id": str(row["id"]),
+                "level": level,
+                "floor_area_m2": area,
+                "min_floor_area_m2": minimum,
+                "below_standard": below,
+                "walk_m": dm,
+            }
+        )
+        sid = str(row["id"])
+        if below:
+            zh.append(
+                f"建议位置距现有站点 {sid} 仅 {dm:,.0f} m，该站 {area:,.0f} m² 低于标准 "
+                f"{minimum:,.0f} m²：宜将配建用房与 {sid} 合设、扩建至不少于 {required:,.0f} m²"
+                "（多社区一中心），或另选位置"
+            )
+            en.append(
+                f"the suggested location is {dm:,.0f} m from the existing station {sid} "
+                f"({area:,.0f} m2, below the {minimum:,.0f} m2 standard): consider building the "
+                f"estate's space together with {sid}, enlarging it to at least {required:,.0f} "
+                "m2 (one center for both communities), or choose another location"
+            )
+        else:
+            zh.append(
+                f"建议位置距现有站点 {sid} 仅 {dm:,.0f} m（{area:,.0f} m²，已达标）：先核实能否由其"
+                "兼顾本小区（多社区一中心），再决定是否另建"
+            )
+            en.append(
+                f"the suggested location is {dm:,.0f} m from the existing station {sid} "
+                f"({area:,.0f} m2, meets the standard): check whether it can serve the estate "
+                "too (one center for both communities) before building another next to it"
+            )
+    return found, zh, en
 
 
 def _suggest(

@@ -17,14 +17,18 @@ and 600 m run through it); an existing station S1 at (400, 1000)::
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
 import shapely
 
-from siting._errors import InputError
-from siting.estate import PERSONS_PER_HOUSEHOLD, check_estate
+from siting import io as sio
+from siting._errors import InputError, SitingWarning
+from siting.estate import PERSONS_PER_HOUSEHOLD, check_estate, lonlat_text
 from siting.network import EuclideanNetwork, WalkNetwork
 
 CRS = "EPSG:32651"
@@ -170,3 +174,164 @@ def test_euclidean_mode_leaves_fronting_unchecked():
     assert res.distance_mode == "euclidean"
     assert shapely.covers(BOX, res.suggested.geometry.iat[0])
     assert res.as_dict()["suggested"][0]["lon"] > 100
+
+
+# --- input checks and messages (findings of the new-user trial) -------------------------------
+
+
+def _stations(*rows):
+    """Existing stations ``(id, x, y, floor_area_m2)``."""
+    return gpd.GeoDataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "level": ["station"] * len(rows),
+            "floor_area_m2": [float(r[3]) for r in rows],
+            "status": ["existing"] * len(rows),
+        },
+        geometry=[shapely.Point(r[1], r[2]) for r in rows],
+        crs=CRS,
+    )
+
+
+def _district():
+    return gpd.GeoDataFrame({"id": ["C1"]}, geometry=[shapely.box(0, 0, 1000, 1000)], crs=CRS)
+
+
+def _estate_at(poly, eid="E"):
+    return gpd.GeoDataFrame({"id": [eid]}, geometry=[poly], crs=CRS)
+
+
+def test_estate_far_from_the_district_is_an_error(net):
+    # 1,500 m east of the district's only community (x 0-1000): beyond the 1,000 m allowed
+    far = _estate_at(shapely.box(2500, 200, 2900, 600))
+    with pytest.raises(InputError) as err:
+        check_estate(
+            far, 2400, sites=_sites(), network=net, communities=_district(),
+            files={"estate": "est.geojson"},
+        )  # fmt: skip
+    (p,) = err.value.problems
+    assert (p.file, p.where, p.field) == ("est.geojson", "feature 1 (id=E)", "geometry")
+    assert "outside the district, 1.5 km from its nearest community C1" in p.what
+    assert "--communities" in p.fix
+
+
+def test_estate_just_outside_the_district_warns(net):
+    # 300 m east of the district (x 1300-1500): accepted, with a warning naming the distance
+    near = _estate_at(shapely.box(1300, 200, 1500, 600))
+    with pytest.warns(
+        SitingWarning, match=r"est.geojson: feature 1 \(id=E\): the estate lies 300 m outside"
+    ):
+        check_estate(
+            near, 2400, sites=_sites(), network=EuclideanNetwork(CRS), communities=_district(),
+            files={"estate": "est.geojson"},
+        )  # fmt: skip
+
+
+def test_estate_inside_the_district_is_quiet(net, recwarn):
+    _check(net, communities=_district())
+    assert not [w for w in recwarn if issubclass(w.category, SitingWarning)]
+
+
+def test_proposed_site_must_be_one_feature(net):
+    three = gpd.GeoDataFrame(
+        {"id": ["B1", "B2", "B3"], "floor_area_m2": [100.0] * 3},
+        geometry=[shapely.Point(400, 400)] * 3,
+        crs=CRS,
+    )
+    with pytest.raises(InputError) as err:
+        _check(net, proposed_site=three, files={"proposed_site": "cand.csv"})
+    (p,) = err.value.problems
+    assert p.file == "cand.csv"
+    assert "holds 3 features, expected one proposed site" in p.what
+
+
+def test_proposed_site_without_area_names_file_and_feature(net):
+    site = _site(400, 400, np.nan, 100.0).assign(id=["P1"])
+    with pytest.raises(InputError) as err:
+        _check(net, proposed_site=site, files={"proposed_site": "site.geojson"})
+    assert str(err.value).startswith(
+        "site.geojson: feature 1 (id=P1): floor_area_m2: the proposed site has no floor area"
+    )
+
+
+def _no_nan(c):
+    raise ValueError(f"bare {c} in JSON")
+
+
+def test_json_has_null_not_nan(net):
+    res = _check(net, proposed_site=_site(400, 400, 1000.0, np.nan))
+    text = json.dumps(res.as_dict(), allow_nan=False, default=str)
+    d = json.loads(text, parse_constant=_no_nan)
+    assert d["proposed"]["ground_floor_area_m2"] is None
+    assert d["proposed"]["floor_area_m2"] == 1000.0
+
+
+def test_lonlat_text_is_lon_first():
+    assert lonlat_text(121.265719, 30.886242) == "121.265719E 30.886242N"
+    assert lonlat_text(-70.5, -33.25) == "70.500000W 33.250000S"
+
+
+def test_undersized_station_next_to_the_suggestion_is_named(net):
+    # S9 at (400, 450) snaps to the node (400, 400), the suggestion: 50 m walking; 640 m2 is
+    # below the station minimum of 1,000 m2. S1 at (400, 1000) is 600 m away: not named.
+    sites = _stations(("S9", 400, 450, 640), ("S1", 400, 1000, 1200))
+    res = check_estate(_estate(), 2400, sites=sites, network=net)
+    pt = res.suggested.geometry.iat[0]
+    assert (pt.x, pt.y) == (400.0, 400.0)  # not moved
+    assert [s["id"] for s in res.nearby_sites] == ["S9"]
+    s = res.nearby_sites[0]
+    assert s["walk_m"] == pytest.approx(50.0) and s["below_standard"] is True
+    assert s["floor_area_m2"] == 640.0 and s["min_floor_area_m2"] == 1000.0
+    (en,) = res.advice_en
+    assert "50 m from the existing station S9 (640 m2, below the 1,000 m2 standard)" in en
+    assert "enlarging it to at least 1,000 m2" in en
+    assert "S9" in res.advice[0] and res.advice[0] in res.notes
+
+
+def test_standard_station_next_to_the_suggestion_is_named_as_such(net):
+    res = check_estate(_estate(), 2400, sites=_stations(("S9", 400, 450, 1200)), network=net)
+    assert res.nearby_sites[0]["below_standard"] is False
+    assert "meets the standard" in res.advice_en[0]
+
+
+def test_no_station_near_the_suggestion_gives_no_advice(net):
+    res = _check(net)
+    assert res.nearby_sites == [] and res.advice == [] and res.advice_en == []
+
+
+def test_far_from_streets_warnings_name_file_and_feature(net):
+    # estate x 600-1400: the grid's streets end at x 1000, so its points east of x 1300 are
+    # more than 300 m from every street node; S7 at (1000, 1350) is 350 m from node (1000, 1000)
+    est = _estate_at(shapely.box(600, 600, 1400, 1000))
+    sites = _stations(("S7", 1000, 1350, 1200))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_estate(
+            est, 2400, sites=sites, network=net,
+            files={"estate": "est.geojson", "sites": "sites.gpkg"},
+        )  # fmt: skip
+    texts = [str(w.message) for w in caught if issubclass(w.category, SitingWarning)]
+    assert not [t for t in texts if "origins" in t or "destinations" in t or "#" in t]
+    est_msg = [t for t in texts if t.startswith("est.geojson: feature 1 (id=E): ")]
+    assert len(est_msg) == 1 and "points of the estate lie more than 300 m" in est_msg[0]
+    site_msg = [t for t in texts if t.startswith("sites.gpkg: ")]
+    assert len(site_msg) == 1 and "id=S7 (350 m)" in site_msg[0]
+
+
+_OPEN_RING = (
+    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+    '{"id": "E1", "population": 100, "households": 2400}, "geometry": {"type": "Polygon", '
+    '"coordinates": [[[121.2663, 30.8836], [121.2656, 30.8870], [121.2611, 30.8864], '
+    "[121.2617, 30.8830]]]}}]}"
+)
+
+
+def test_unclosed_ring_is_an_input_error(tmp_path):
+    path = tmp_path / "open.geojson"
+    path.write_text(_OPEN_RING, encoding="utf-8")
+    for load in (sio.load_estate, sio.load_communities):
+        with pytest.raises(InputError) as err:
+            load(str(path))
+        (p,) = err.value.problems
+        assert (p.file, p.where, p.field) == (str(path), "feature 1 (id=E1)", "geometry")
+        assert "ring is not closed" in p.what and "close the ring" in p.fix

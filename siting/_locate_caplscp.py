@@ -35,7 +35,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from siting._locate_capmclp import _checked, _flow, _flow_value, _repair, _search
+from siting._locate_capmclp import _checked, _flow, _flow_value, _repair, _swap_values
 from siting._locate_highs import _model as _hmodel
 from siting._locate_highs import solve_mip
 from siting._locate_prep import _EMPTY, _capacitated_cover, _left, _unique_rows
@@ -98,11 +98,22 @@ class _Model:
         if zero.any():
             self.tol = min(self.tol, 0.25 * eps)
         self.rowmap = np.full(n, -1, dtype=np.int64)
+        self._nb: sp.csr_array | None = None
 
     def flow(self, sites: np.ndarray) -> float:
         if len(sites) == 0:
             return 0.0
         return float(_flow_value(self.ip, self.ix, self.ws, self.caps, sites, self.rowmap))
+
+    def neighbours(self) -> sp.csr_array:
+        """Sites sharing a row, per site (csr, diagonal dropped)."""
+        if self._nb is None:
+            nb = sp.csr_array(((self.bt @ self.b) > 0).astype(np.float64))
+            nb.setdiag(0)
+            nb.eliminate_zeros()
+            nb.sort_indices()
+            self._nb = nb
+        return self._nb
 
     def full(self, sites: np.ndarray) -> bool:
         return self.flow(sites) >= self.total - self.tol
@@ -347,8 +358,15 @@ def _left_s(deadline: float) -> float:
 def _fewer(
     md: _Model, sel: np.ndarray, asg: np.ndarray, end: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """A feasible answer with one site fewer than ``sel`` by the swap search (stopping at the
-    ``time.perf_counter()`` value ``end``), or None."""
+    """A feasible answer with one site fewer than ``sel``, or None by the ``time.perf_counter()``
+    value ``end``.
+
+    Swap search on the max flow with that many sites: each open free site (random order) is
+    replaced by the best of its neighbours (closed sites sharing a row with it) when that
+    raises the flow (:func:`siting._locate_capmclp._swap_values`); when a pass changes nothing,
+    a few random sites are swapped for the best closed sites by the demand they could take. A
+    set whose flow serves everything is tried for a single-source assignment.
+    """
     fx = md.fx
     isfx = np.zeros(md.m, dtype=bool)
     isfx[fx] = True
@@ -356,21 +374,62 @@ def _fewer(
     p = len(free_sel) - 1
     if p < 0:
         return None
-    pool = np.flatnonzero(~isfx)
-    # starts: without the least loaded site, and two random drops
+    nfix = len(fx)
     load = np.bincount(asg, weights=md.d, minlength=md.m)
     rng = np.random.default_rng(len(sel))
-    by_load = free_sel[np.argsort(-load[free_sel], kind="stable")]
-    starts = [by_load[:p]] + [rng.permutation(free_sel)[:p] for _ in range(2)]
-    budget = 0.8 * (end - time.perf_counter())
-    res = _search(md.ip, md.ix, md.ws, md.caps, fx, pool, p, starts, budget, end, md.total)
-    for v, free in res[:5]:
-        if v < md.total - md.tol:
-            break
-        cand = np.union1d(fx, free)
-        new = md.assign(cand, end)
-        if new is not None:
-            return _drop(md, cand, new, end)
+    # start: without the least loaded free site
+    sites = np.concatenate([fx, free_sel[np.argsort(-load[free_sel], kind="stable")][:p]])
+    is_open = np.zeros(md.m, dtype=bool)
+    is_open[sites] = True
+    f0 = md.flow(sites)
+    tried: set[tuple[int, ...]] = set()
+    nb = md.neighbours()
+    while time.perf_counter() < end:
+        if f0 >= md.total - md.tol:
+            key = tuple(sorted(int(j) for j in sites))
+            if key not in tried:
+                tried.add(key)
+                cand = np.sort(sites)
+                new = md.assign(cand, end)
+                if new is not None:
+                    return _drop(md, cand, new, end)
+            improved = False
+        else:
+            improved = False
+            for pos in nfix + rng.permutation(p):
+                if time.perf_counter() >= end or f0 >= md.total - md.tol:
+                    break
+                j = sites[pos]
+                cand = nb.indices[nb.indptr[j] : nb.indptr[j + 1]]
+                cand = cand[~is_open[cand] & ~isfx[cand]]
+                if len(cand) == 0:
+                    continue
+                vals = _swap_values(md.ip, md.ix, md.ws, md.caps, sites, pos, cand, md.rowmap)
+                k = int(np.argmax(vals))
+                if vals[k] > f0 + md.tol:
+                    is_open[j] = False
+                    is_open[cand[k]] = True
+                    sites[pos] = cand[k]
+                    f0 = float(vals[k])
+                    improved = True
+        if not improved:
+            # kick: drop a few random free sites, refill by the demand left unserved
+            if p == 0:
+                return None
+            q = int(rng.integers(1, max(1, p // 8) + 1))
+            for pos in nfix + rng.choice(p, size=q, replace=False):
+                is_open[sites[pos]] = False
+                sites[pos] = -1
+            keep = sites[sites >= 0]
+            for _ in range(q):
+                un = md.unserved(keep)
+                gain = np.minimum(md.caps, md.bt @ un) + 1e-12 * rng.random(md.m)
+                gain[is_open | isfx] = -np.inf
+                k = int(np.argmax(gain))
+                keep = np.append(keep, k)
+                is_open[k] = True
+            sites = np.concatenate([fx, keep[nfix:]])
+            f0 = md.flow(sites)
     return None
 
 

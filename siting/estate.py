@@ -115,7 +115,10 @@ class EstateCheck:
     """The verdict on one estate.
 
     ``passed`` is None when no site was proposed (there is only a suggestion); ``reasons`` and
-    ``reasons_en`` list every failed rule; ``notes`` explain the figures.
+    ``reasons_en`` list every failed rule; ``notes`` explain the figures. ``nearby_sites`` are
+    the existing stations (or higher) within :data:`NEARBY_SITE_M` walking of the suggestion
+    (``id, level, floor_area_m2, min_floor_area_m2, below_standard, walk_m``), and ``advice`` /
+    ``advice_en`` say what to do about each (also in ``notes``).
     """
 
     households: float

@@ -33,6 +33,7 @@ Costs per m² are planner-set assumptions (:class:`PlanCosts`), not figures from
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -52,7 +53,15 @@ from siting.standards import Standard, load_standard
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Plan", "PlanCosts", "plan_chart", "plan_upgrades"]
+__all__ = [
+    "PLAN_LABELS_ZH",
+    "Plan",
+    "PlanCosts",
+    "default_start_year",
+    "plan_chart",
+    "plan_upgrades",
+    "write_plan_xlsx",
+]
 
 ACTION_ZH = {
     "enlarge": "原址扩建",
@@ -60,6 +69,41 @@ ACTION_ZH = {
     "merge": "多社区一中心合并",
     "new": "新建",
     "split": "分设新站",
+    "scheduled": "已排期",
+}
+
+#: Chinese headers of every column of the plan's tables (plan.xlsx).
+PLAN_LABELS_ZH = {
+    "year": "计划第几年",
+    "calendar_year": "年份",
+    "site_id": "站点编号",
+    "name": "名称",
+    "level": "层级",
+    "street": "街镇",
+    "community_id": "社区编号",
+    "action": "改造方式(代码)",
+    "action_zh": "改造方式",
+    "detail": "改造内容",
+    "added_m2": "新增或使用面积(m²)",
+    "new_sites": "分设新站数",
+    "cost_yuan": "费用(元)",
+    "population_served": "服务人口",
+    "reasons_now": "现状不达标原因",
+    "target_rate": "目标达标率",
+    "compliance_rate": "达标率",
+    "sites_compliant": "达标站点数",
+    "sites_total": "站点总数",
+    "met": "是否达到目标",
+    "upgrades": "改造站点数",
+    "scheduled_cost_yuan": "其中已排期费用(元)",
+    "cumulative_cost_yuan": "累计费用(元)",
+    "budget_yuan": "当年预算(元)",
+    "budget_left_yuan": "剩余预算(元)",
+    "sites_short": "尚缺达标站点数",
+    "item": "项目",
+    "label_zh": "说明",
+    "label_en": "说明(英文)",
+    "value": "数值",
 }
 
 
@@ -89,10 +133,16 @@ class PlanCosts:
 class Plan:
     """A schedule of upgrades by year.
 
-    ``actions``: one row per scheduled upgrade (``year, site_id, name, level, street,
-    community_id, action, action_zh, detail, added_m2, new_sites, cost_yuan, population_served``).
+    ``actions``: one row per upgrade (``year, calendar_year, site_id, name, level, street,
+    community_id, action, action_zh, detail, added_m2, new_sites, cost_yuan, population_served,
+    reasons_now``); upgrades already scheduled in the site data (``upgrade_year``) are rows
+    with action ``scheduled`` (已排期), their cost estimated by the same cost model (year 0:
+    scheduled before the programme, outside its totals).
     ``years``: ``year, calendar_year, target_rate, compliance_rate, sites_compliant,
-    sites_total, met, cost_yuan, budget_yuan, sites_short, budget_needed_yuan``.
+    sites_total, met, upgrades, cost_yuan`` (scheduled upgrades included),
+    ``scheduled_cost_yuan, cumulative_cost_yuan, budget_yuan`` (that year's budget; empty for
+    one total), ``budget_left_yuan`` (one total: what is left of it at the end of the year;
+    per year: that year's budget less its cost), ``sites_short``.
     ``options``: every option considered (for explaining why one was chosen).
     """
 
@@ -104,15 +154,83 @@ class Plan:
     total_cost_yuan: float
     budget_needed_yuan: float
     notes: list[str] = field(default_factory=list)
+    budget_total_yuan: float | None = None
+    budget_per_year: bool = False
+
+    @property
+    def budget_shortfall_yuan(self) -> float:
+        """Budget needed for every target less the budget given (0 if enough or no budget)."""
+        if self.budget_total_yuan is None or not math.isfinite(self.budget_needed_yuan):
+            return 0.0
+        return max(self.budget_needed_yuan - self.budget_total_yuan, 0.0)
+
+    def notes_table(self) -> pd.DataFrame:
+        """The totals and the notes, Chinese and English side by side (the workbook's notes
+        sheet): ``item, label_zh, label_en, value``."""
+        sm = self.summary()
+        kind_zh = {None: "无限额", "total": "合计（各年共用）", "per_year": "分年"}
+        kind_en = {None: "no limit", "total": "one total for all years", "per_year": "per year"}
+        rows = [
+            ("total_cost_yuan", "计划总费用(元)", "total cost (yuan)", sm["total_cost_yuan"]),
+            (
+                "scheduled_cost_yuan",
+                "其中已排期改造(元)",
+                "of which already scheduled (yuan)",
+                sm["scheduled_cost_yuan"],
+            ),
+            ("actions", "改造站点数", "upgrades", sm["actions"]),
+            (
+                "actions_scheduled",
+                "其中已排期",
+                "of which already scheduled",
+                sm["actions_scheduled"],
+            ),
+            ("budget_kind", kind_zh[sm["budget_kind"]], kind_en[sm["budget_kind"]], None),
+            ("budget_total_yuan", "预算合计(元)", "budget, total (yuan)", sm["budget_total_yuan"]),
+            (
+                "budget_needed_yuan",
+                "达成全部目标所需(元)",
+                "needed to meet every target (yuan)",
+                sm["budget_needed_yuan"],
+            ),
+            (
+                "budget_shortfall_yuan",
+                "预算缺口(元)",
+                "budget shortfall (yuan)",
+                sm["budget_shortfall_yuan"],
+            ),
+            (
+                "feasible_within_budget",
+                "预算内达成全部目标",
+                "every target met within budget",
+                "是 yes" if sm["feasible_within_budget"] else "否 no",
+            ),
+            ("status", "求解状态", "solver status", sm["status"]),
+        ]
+        for i, note in enumerate(self.notes, start=1):
+            zh, _, en = note.partition("\n")
+            rows.append((f"note_{i}", zh, en, None))
+        return pd.DataFrame(rows, columns=["item", "label_zh", "label_en", "value"])
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures."""
+        kind = None
+        if self.budget_total_yuan is not None:
+            kind = "per_year" if self.budget_per_year else "total"
+        sched = self.actions["action"] == "scheduled"
         return {
             "status": self.status,
             "feasible_within_budget": self.feasible_within_budget,
             "total_cost_yuan": self.total_cost_yuan,
+            "scheduled_cost_yuan": float(
+                self.actions.loc[sched & (self.actions["year"] >= 1), "cost_yuan"].sum()
+            ),
+            "budget_kind": kind,
+            "budget_total_yuan": self.budget_total_yuan,
             "budget_needed_yuan": self.budget_needed_yuan,
+            "budget_shortfall_yuan": self.budget_shortfall_yuan,
             "actions": len(self.actions),
+            "actions_scheduled": int(sched.sum()),
             "years": self.years.replace({np.nan: None}).to_dict(orient="records"),
             "notes": self.notes,
         }
@@ -319,6 +437,18 @@ def _merge_options(sites, todo, communities, std, costs, ids, network) -> list[d
     return rows
 
 
+def default_start_year(today: Any = None) -> int:
+    """The calendar year a programme starts by default: the year after ``today``.
+
+    A three-year programme is drawn up and budgeted in the year before it runs (the budget
+    for year N is compiled in the autumn of year N-1), so year 1 is next year whatever the
+    date; give ``start_year`` (``--start-year``) to start this year.
+    """
+    import datetime as _dt
+
+    return (today or _dt.date.today()).year + 1
+
+
 def plan_upgrades(
     evaluation: Any,
     *,
@@ -357,7 +487,8 @@ def plan_upgrades(
     costs
         Cost assumptions.
     start_year
-        Calendar year of programme year 1.
+        Calendar year of programme year 1 (default: next calendar year, see
+        :func:`default_start_year`).
     levels
         Levels under the programme (default: those with a floor-area minimum in the standard,
         the same as the evaluation's compliance rate).
@@ -370,7 +501,6 @@ def plan_upgrades(
         Targets outside 0-1 or decreasing, a negative budget, or a budget list whose length
         is not the number of years.
     """
-    import datetime as _dt
 
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
     costs = costs or PlanCosts()
@@ -397,7 +527,7 @@ def plan_upgrades(
                 "give e.g. --budget 5000000 or --budget 2e6,2e6,1e6",
             )
         budgets = b
-    start = _dt.date.today().year if start_year is None else int(start_year)
+    start = default_start_year() if start_year is None else int(start_year)
 
     sites = evaluation.sites
     levels = std.programme_levels() if levels is None else tuple(levels)
@@ -406,12 +536,16 @@ def plan_upgrades(
     n = len(sites)
     compliant = sites["compliant"].to_numpy(dtype=bool)
     up = pd.to_numeric(sites["upgrade_year"], errors="coerce").to_numpy(dtype=float)
-    prog = np.where(up >= 1000, up - start + 1, up)
-    pre = ~compliant & np.isfinite(prog)  # already scheduled by the user
+    prog = np.ceil(np.where(up >= 1000, up - start + 1, up))
+    # already scheduled in the site data (upgrade_year): fixed, in their year; one scheduled
+    # after the programme's last year is planned like any other (the plan may bring it forward)
+    pre = ~compliant & np.isfinite(prog) & (prog <= n_years)
     todo = ~compliant & ~pre
-    pre_by_year = np.array(
-        [(pre & (np.maximum(prog, 1) <= y)).sum() for y in range(1, n_years + 1)]
-    )
+    pre_year = np.where(pre, np.maximum(prog, 0), -1).astype(np.int64)  # 0: before year 1
+    pre_by_year = np.array([(pre & (pre_year <= y)).sum() for y in range(1, n_years + 1)])
+    pre_cost, pre_opt = _scheduled_costs(sites, pre, std, costs)
+    pre_cost_by_year = np.array([pre_cost[pre_year == y].sum() for y in range(1, n_years + 1)])
+    n_later = int((~compliant & np.isfinite(prog) & (prog > n_years)).sum())
 
     opts = _options(sites, todo, communities, candidates, network, std, costs)
     if len(opts):  # a survivor already scheduled by the user would be counted twice
@@ -473,19 +607,19 @@ def plan_upgrades(
     )
     rhs = np.array([tg[y] * n0 - c0 - pre_by_year[y] for y in range(n_years)]) - 1e-7
     add(m, rhs, np.inf)
-    # budget
+    # budget, less what the scheduled upgrades already take from it
     if budgets is not None:
         if len(budgets) == 1:
             m = sparse.coo_array(
                 (np.repeat(cost, n_years), (np.zeros(k, int), col.ravel())), shape=(1, nv)
             )
-            add(m, -np.inf, budgets[0])
+            add(m, -np.inf, max(budgets[0] - float(pre_cost_by_year.sum()), 0.0))
         else:
             m = sparse.coo_array(
                 (np.repeat(cost, n_years), (np.tile(np.arange(n_years), n_opt), col.ravel())),
                 shape=(n_years, nv),
             )
-            add(m, -np.inf, np.array(budgets))
+            add(m, -np.inf, np.maximum(np.array(budgets) - pre_cost_by_year, 0.0))
     a_mat = sparse.vstack(rows_a).tocsr()
     lin = LinearConstraint(a_mat, np.array(lb), np.array(ub))
     integrality = np.concatenate([np.ones(k), np.zeros(n_years)])
@@ -493,7 +627,7 @@ def plan_upgrades(
 
     big = max(float(cost.sum()), 1.0) * 10.0 + 1.0
     c_cost = np.concatenate([np.repeat(cost, n_years), np.full(n_years, big)])
-    res = milp(
+    res = _milp(
         c_cost,
         integrality=integrality,
         bounds=bounds,
@@ -522,7 +656,7 @@ def plan_upgrades(
     )
     cap = sparse.coo_array(c_cost[None, :])
     lin2 = [lin, LinearConstraint(cap, -np.inf, float(c_cost @ res.x) * (1 + 1e-9) + 1e-6)]
-    res2 = milp(
+    res2 = _milp(
         c_pop,
         integrality=integrality,
         bounds=bounds,
@@ -540,6 +674,7 @@ def plan_upgrades(
         needed = _budget_needed(
             c_cost, integrality, bounds, rows_a, lb, ub, budgets, n_years, time_limit
         )
+    sched = _scheduled_rows(sites, pre, pre_year, pre_cost, pre_opt, start)
     return _result(
         sites,
         opts,
@@ -555,8 +690,107 @@ def plan_upgrades(
         budgets,
         start,
         status,
-        needed,
+        needed + float(pre_cost_by_year.sum()),
         levels,
+        sched,
+        n_later,
+    )
+
+
+def _milp(*args: Any, **kwargs: Any) -> Any:
+    """:func:`scipy.optimize.milp` with HiGHS's C++ debug prints kept off stdout.
+
+    Some HiGHS builds print ``HighsMipSolverData::transformNewIntegerFeasibleSolution ...``
+    straight to the process's stdout (C++ ``printf``, not through ``output_flag``), which no
+    option silences. stdout (file descriptor 1) is sent to a temporary file during the solve;
+    afterwards the HiGHS debug lines are logged at debug level and anything else (another
+    thread's output, a real message) is written back to stdout unchanged. Solver failures are
+    reported by the result's status, as before.
+    """
+    import os
+    import sys
+    import tempfile
+
+    try:
+        os.fstat(1)
+    except OSError:  # no fd 1 at all: nothing to keep clean
+        return milp(*args, **kwargs)
+    with tempfile.TemporaryFile() as tmp:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(tmp.fileno(), 1)
+            try:
+                res = milp(*args, **kwargs)
+            finally:
+                with contextlib.suppress(AttributeError, ValueError, OSError):
+                    sys.stdout.flush()
+                os.dup2(saved, 1)
+        finally:
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", errors="replace")
+    keep = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("HighsMipSolverData::"):
+            logger.debug("HiGHS: %s", line.rstrip())
+        else:
+            keep.append(line)
+    if keep:
+        os.write(1, "".join(keep).encode("utf-8"))
+    return res
+
+
+def _scheduled_costs(
+    sites: pd.DataFrame, pre: np.ndarray, std: Standard, costs: PlanCosts
+) -> tuple[np.ndarray, list[dict[str, Any] | None]]:
+    """Estimated cost of each upgrade already scheduled in the site data, by the plan's own
+    cost model: the cheapest way to bring the site itself to standard (enlarge in place, or
+    rebuild if the addition is beyond ``max_enlarge_ratio``; an overloaded site: its split)."""
+    cost = np.zeros(len(sites))
+    best: list[dict[str, Any] | None] = [None] * len(sites)
+    if not pre.any():
+        return cost, best
+    # the data's upgrade brings the site itself to standard (no split: counted as one site)
+    plain = sites.drop(columns=["max_population"], errors="ignore")
+    opts = _options(plain, pre, None, None, None, std, costs)
+    for i, g in opts.groupby("site"):
+        r = g.loc[g["cost_yuan"].idxmin()]
+        cost[int(i)] = float(r["cost_yuan"])
+        best[int(i)] = r.to_dict()
+    return cost, best
+
+
+def _scheduled_rows(sites, pre, pre_year, pre_cost, pre_opt, start) -> pd.DataFrame:
+    """One action row per upgrade already scheduled in the site data (action ``scheduled``)."""
+    idx = np.flatnonzero(pre)
+    s = sites.iloc[idx]
+    cal = pd.to_numeric(s["upgrade_year"], errors="coerce").to_numpy(dtype=float)
+    cal = np.where(cal >= 1000, cal, pre_year[idx] + start - 1).astype(np.int64)
+    detail = []
+    for i, c in zip(idx, cal, strict=True):
+        o = pre_opt[i] or {}
+        how = str(o.get("detail", ""))
+        detail.append(f"数据中已排期 {c} 年；费用按{how}估算 scheduled in the site data")
+    return pd.DataFrame(
+        {
+            "year": pre_year[idx],
+            "calendar_year": cal,
+            "site_id": s["site_id"].to_numpy(),
+            "name": s["name"].to_numpy(),
+            "level": s["level"].to_numpy(),
+            "street": s["street"].to_numpy(),
+            "community_id": s["community_id"].to_numpy(),
+            "action": "scheduled",
+            "action_zh": ACTION_ZH["scheduled"],
+            "detail": detail,
+            "added_m2": [float((pre_opt[i] or {}).get("added_m2", math.nan)) for i in idx],
+            "new_sites": np.zeros(len(idx), dtype=np.int64),
+            "cost_yuan": pre_cost[idx],
+            "population_served": s["population_served"].to_numpy(dtype=float),
+            "reasons_now": s["reasons"].to_numpy(),
+        }
     )
 
 
@@ -566,7 +800,7 @@ def _budget_needed(c_cost, integrality, bounds, rows_a, lb, ub, budgets, n_years
     m = sparse.vstack(rows_a[:keep]).tocsr()
     n_b = 1 if len(budgets) == 1 else n_years
     lin = LinearConstraint(m, np.array(lb[: len(lb) - n_b]), np.array(ub[: len(ub) - n_b]))
-    res = milp(
+    res = _milp(
         c_cost,
         integrality=integrality,
         bounds=bounds,
@@ -594,12 +828,14 @@ def _result(
     status,
     needed,
     levels,
+    sched,
+    n_later,
 ) -> Plan:
     n_years = len(tg)
     o_idx, y_idx = np.nonzero(x > 0.5)
     chosen = opts.iloc[o_idx].assign(year=y_idx + 1)
     s = sites.iloc[chosen["site"].to_numpy()]
-    actions = pd.DataFrame(
+    planned = pd.DataFrame(
         {
             "year": chosen["year"].to_numpy(),
             "calendar_year": chosen["year"].to_numpy() + start - 1,
@@ -617,16 +853,32 @@ def _result(
             "population_served": s["population_served"].to_numpy(dtype=float),
             "reasons_now": s["reasons"].to_numpy(),
         }
-    ).sort_values(["year", "population_served"], ascending=[True, False], ignore_index=True)
+    )
+    actions = pd.concat([df for df in (planned, sched) if len(df)] or [planned], ignore_index=True)
+    actions = actions.astype({"year": np.int64, "calendar_year": np.int64, "new_sites": np.int64})
+    actions = actions.sort_values(
+        ["year", "population_served"], ascending=[True, False], ignore_index=True
+    )
+    is_sched = (actions["action"] == "scheduled").to_numpy()
+    total_budget = None if budgets is None else float(sum(budgets))
 
     years = []
+    spent_to_date = 0.0
     for y in range(n_years):
         done = x[:, : y + 1].sum(axis=1)
         good = c0 + pre_by_year[y] + float(gain @ done)
         total = n0 + float(grow @ done)
         rate = good / total if total else math.nan
-        spent = float(cost @ x[:, y])
-        bud = None if budgets is None else (budgets[0] if len(budgets) == 1 else budgets[y])
+        in_year = (actions["year"] == y + 1).to_numpy()
+        sched_cost = float(actions.loc[in_year & is_sched, "cost_yuan"].sum())
+        spent = float(cost @ x[:, y]) + sched_cost
+        spent_to_date += spent
+        if budgets is None:
+            bud = left = None
+        elif len(budgets) == 1:  # one total for all years: what is left of it after year y
+            bud, left = None, budgets[0] - spent_to_date
+        else:
+            bud, left = budgets[y], budgets[y] - spent
         years.append(
             {
                 "year": y + 1,
@@ -636,58 +888,247 @@ def _result(
                 "sites_compliant": round(good),
                 "sites_total": round(total),
                 "met": bool(rate >= tg[y] - 1e-9),
+                "upgrades": int(in_year.sum()),
                 "cost_yuan": spent,
+                "scheduled_cost_yuan": sched_cost,
+                "cumulative_cost_yuan": spent_to_date,
                 "budget_yuan": bud,
+                "budget_left_yuan": left,
                 # sites that would still have to become compliant to meet the target
                 "sites_short": max(math.ceil(tg[y] * total - good - 1e-6), 0),
             }
         )
     yrs = pd.DataFrame(years)
-    total_cost = float(actions["cost_yuan"].sum())
-    ok = bool(yrs["met"].all())
+    in_prog = (actions["year"] >= 1).to_numpy()
+    total_cost = float(actions.loc[in_prog, "cost_yuan"].sum())
+    met = bool(yrs["met"].all())
+    within = budgets is None or bool((yrs["budget_left_yuan"] >= -0.5).all())
     notes = []
-    if not ok:
+    cal = f"{start}-{start + n_years - 1}"
+    if not met:
+        worst = int(yrs["sites_short"].idxmax())
+        n_short, y_short = int(yrs["sites_short"].iat[worst]), int(yrs["calendar_year"].iat[worst])
+        zh = (
+            f"预算不足：目标未全部达成，{y_short} 年尚缺 {n_short} 个站点达标。"
+            f"达成全部目标约需 {needed:,.0f} 元"
+        )
+        en = (
+            f"Budget short: the targets are not all met, {n_short} sites short in {y_short}. "
+            f"Meeting every target needs about {needed:,.0f} yuan"
+        )
+        if total_budget is not None and needed - total_budget > 0.5:
+            gap = needed - total_budget
+            zh += f"，预算 {total_budget:,.0f} 元，尚差 {gap:,.0f} 元"
+            en += f"; the budget is {total_budget:,.0f} yuan: {gap:,.0f} yuan short"
+        elif total_budget is not None:
+            zh += f"，预算合计 {total_budget:,.0f} 元够用，但各年分配不足（前几年需要更多）"
+            en += (
+                f"; the budget's total {total_budget:,.0f} yuan would do, but not its split "
+                "by year (the early years need more)"
+            )
+        zh += f"（本方案支出 {total_cost:,.0f} 元）。"
+        en += f" (this plan spends {total_cost:,.0f} yuan)."
+        notes.append(f"{zh}\n{en}")
+    if budgets is not None and len(budgets) == 1:
         notes.append(
-            f"预算不足：目标未全部达成，按目标尚缺 {int(yrs['sites_short'].max())} 个站点达标；"
-            f"达成全部目标约需 {needed:,.0f} 元（当前方案 {total_cost:,.0f} 元）"
+            f"预算 {budgets[0]:,.0f} 元为 {n_years} 年合计（非每年），按需逐年支用；"
+            "年度表“剩余预算”为该年末余额。\n"
+            f"The budget of {budgets[0]:,.0f} yuan is one total for the {n_years} years "
+            "(not per year), drawn as needed; budget_left_yuan in the years table is what is "
+            "left of it at the end of each year."
+        )
+    if is_sched.any():
+        sy = actions.loc[is_sched & in_prog]
+        counts = sy["calendar_year"].value_counts().sort_index()
+        by = "、".join(f"{c} 年 {k} 个" for c, k in counts.items())
+        by_en = ", ".join(f"{k} in {c}" for c, k in counts.items())
+        c_s = float(sy["cost_yuan"].sum())
+        if len(sy):
+            notes.append(
+                f"已排期：{len(sy)} 个站点在站点数据中已定提升年份（{by}），"
+                f"列入计划（动作“已排期”），按同一费用标准估算 {c_s:,.0f} 元，"
+                "计入当年费用、预算和合计。\n"
+                f"Already scheduled: {len(sy)} sites have an upgrade_year in the site data "
+                f"({by_en}); they are listed (action 'scheduled') and their cost, estimated "
+                f"with the same cost assumptions, {c_s:,.0f} yuan, counts in that year's "
+                "cost, in the budget and in the totals."
+            )
+        before = actions.loc[is_sched & ~in_prog]
+        if len(before):
+            c_b = float(before["cost_yuan"].sum())
+            notes.append(
+                f"{len(before)} 个站点已排期在 {start} 年之前：自第 1 年起计为达标，估算费用 "
+                f"{c_b:,.0f} 元不计入本计划的预算和合计（第 0 年）。\n"
+                f"{len(before)} sites are scheduled before {start}: compliant from year 1; "
+                f"their estimated cost, {c_b:,.0f} yuan, is outside this plan's budget and "
+                "totals (listed as year 0)."
+            )
+    if budgets is not None:
+        over_rows = yrs[yrs["budget_left_yuan"] < -0.5]
+        if len(budgets) == 1:
+            over_rows = over_rows.tail(1)  # one total: the overrun at the end
+        for r in over_rows.itertuples():
+            over = -float(r.budget_left_yuan)
+            notes.append(
+                f"超出预算：{'至 ' if len(budgets) == 1 else ''}{r.calendar_year} 年，"
+                f"已排期的改造即超出{'总' if len(budgets) == 1 else '当年'}预算 {over:,.0f} 元。\n"
+                f"Over budget: {'by' if len(budgets) == 1 else 'in'} {r.calendar_year} the "
+                f"already scheduled upgrades alone exceed the "
+                f"{'total' if len(budgets) == 1 else 'year' + chr(39) + 's'} budget by "
+                f"{over:,.0f} yuan."
+            )
+    if n_later:
+        last = start + n_years - 1
+        notes.append(
+            f"{n_later} 个站点已排期在 {last} 年之后，按未排期处理（可提前）。\n"
+            f"{n_later} sites scheduled after {last} are planned like the others "
+            "(the plan may bring them forward)."
         )
     base = c0 / n0 if n0 else math.nan
     names = "、".join(schema.LEVEL_LABELS_ZH[lv] for lv in levels)
-    notes.append(f"现状达标率 {base:.0%}（{c0}/{n0}），计入层级：{names}")
-    return Plan(actions, yrs, opts, status, ok, total_cost, float(needed), notes)
+    notes.append(
+        f"计划期 {cal}（第 1 年 = {start} 年）；现状达标率 {base:.0%}（{c0}/{n0}），"
+        f"计入层级：{names}\n"
+        f"Programme {cal} (year 1 = {start}); compliance now {base:.0%} ({c0}/{n0}), levels "
+        f"counted: {', '.join(levels)}"
+    )
+    return Plan(
+        actions,
+        yrs,
+        opts,
+        status,
+        met and within,
+        total_cost,
+        float(needed),
+        notes,
+        budget_total_yuan=total_budget,
+        budget_per_year=budgets is not None and len(budgets) > 1,
+    )
+
+
+def write_plan_xlsx(plan: Plan, path: Any) -> Any:
+    """plan.xlsx: the upgrades, the years and a notes sheet (totals, shortfall, budget use).
+
+    One header row per sheet, "Chinese name / canonical name" in each cell, so
+    ``pandas.read_excel`` reads the tables as they are.
+    """
+    from siting.report import write_table_xlsx
+
+    return write_table_xlsx(
+        {"计划 plan": plan.actions, "年度 years": plan.years, "说明 notes": plan.notes_table()},
+        path,
+        labels=PLAN_LABELS_ZH,
+        highlight={"年度 years": "met"},
+        one_header_row=True,
+    )
+
+
+def _cjk_font() -> str | None:
+    """A CJK font matplotlib can use (registered from the system's fonts if its cache is
+    older than the font), or None."""
+    from pathlib import Path
+
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for f in ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"):
+        if f in names:
+            return f
+    keys = ("wqy", "notosanscjk", "notoserifcjk", "simhei", "droidsansfallback")
+    for path in sorted(font_manager.findSystemFonts()):
+        if any(k in Path(path).name.lower().replace("-", "") for k in keys):
+            try:
+                font_manager.fontManager.addfont(path)
+                return str(font_manager.FontProperties(fname=path).get_name())
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return None
+
+
+def _yuan_short(v: float) -> str:
+    """1.47 亿 / 2,350 万 (for chart labels)."""
+    if abs(v) >= 1e8:
+        return f"{v / 1e8:.2f} 亿"
+    return f"{v / 1e4:,.0f} 万"
 
 
 def plan_chart(plan: Plan, path: Any, *, baseline: float | None = None) -> None:
-    """Bar chart of the compliance rate reached each year against the targets (PNG)."""
+    """Bar chart of the compliance rate reached each year against the targets, with each
+    year's cost (and budget) under the year (PNG); Chinese first, English second."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
+    from matplotlib.patches import Patch
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = next(
-        (f for f in ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP") if f in names),
-        None,
-    )
+    cjk = _cjk_font()
+
+    def tr(zh: str, en: str) -> str:
+        return f"{zh} {en}" if cjk else en
+
     y = plan.years
-    labels = [f"{int(c)}" for c in y["calendar_year"]]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    if cjk:
-        plt.rcParams["font.sans-serif"] = [cjk, "DejaVu Sans"]
-    ax.bar(
-        labels,
-        y["compliance_rate"] * 100,
-        color=np.where(y["met"], "#2e7d32", "#c62828"),
-        label="达标率 compliance" if cjk else "compliance",
-    )
-    ax.plot(labels, y["target_rate"] * 100, "k--o", label="目标 target" if cjk else "target")
-    if baseline is not None:
-        ax.axhline(baseline * 100, color="grey", lw=1, label="现状 now" if cjk else "now")
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("%")
-    ax.set_title("三年达标计划 three-year plan" if cjk else "three-year plan")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    labels = []
+    for r in y.itertuples():
+        lab = f"{int(r.calendar_year)}\n" + (
+            f"{_yuan_short(r.cost_yuan)}元" if cjk else f"{r.cost_yuan / 1e6:,.1f} M yuan"
+        )
+        if r.budget_yuan is not None and np.isfinite(r.budget_yuan):
+            lab += "\n" + (
+                f"预算 {_yuan_short(r.budget_yuan)}元"
+                if cjk
+                else f"budget {r.budget_yuan / 1e6:,.1f} M"
+            )
+        labels.append(lab)
+    quiet = logging.getLogger("matplotlib.font_manager")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "weight normal not found, using 500" for a .ttc font
+    try:
+        _draw_plan_chart(plt, Patch, plan, path, baseline, cjk, tr, labels)
+    finally:
+        quiet.setLevel(level)
+
+
+def _draw_plan_chart(plt, Patch, plan, path, baseline, cjk, tr, labels) -> None:
+    y = plan.years
+    with plt.rc_context({"font.sans-serif": [cjk, "DejaVu Sans"]} if cjk else {}):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+        met = y["met"].to_numpy(dtype=bool)
+        ax.bar(labels, y["compliance_rate"] * 100, color=np.where(met, "#2e7d32", "#c62828"))
+        (target,) = ax.plot(labels, y["target_rate"] * 100, "k--o")
+        handles = [
+            Patch(color="#2e7d32", label=tr("达标率（达到目标）", "compliance, target met")),
+            Patch(color="#c62828", label=tr("达标率（未达标）", "compliance, not met")),
+            target,
+        ]
+        target.set_label(tr("目标", "target"))
+        if baseline is not None:
+            handles.append(ax.axhline(baseline * 100, color="grey", lw=1, label=tr("现状", "now")))
+        ax.set_ylim(0, 105)
+        ax.set_ylabel(tr("达标率 %", "compliance %"))
+        total = (
+            f"合计 {_yuan_short(plan.total_cost_yuan)}元 total {plan.total_cost_yuan / 1e6:,.1f} M yuan"
+            if cjk
+            else f"total {plan.total_cost_yuan / 1e6:,.1f} M yuan"
+        )
+        b = plan.budget_total_yuan
+        if b is not None:
+            total += (
+                f"；预算合计 {_yuan_short(b)}元 budget {b / 1e6:,.1f} M"
+                if cjk
+                else f"; budget {b / 1e6:,.1f} M"
+            )
+        title = tr("三年达标计划", "three-year plan")
+        ax.set_title(f"{title}\n{total}", fontsize=10)
+        ax.set_xlabel(tr("年份 / 当年费用", "year / cost that year"), fontsize=8)
+        # the legend below the axes: it never covers a bar
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.28),
+            ncol=2,
+            fontsize=8,
+            frameon=False,
+        )
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)

@@ -151,24 +151,34 @@ def _write_sheet(
     *,
     labels: Mapping[str, str] | None = None,
     highlight: str | None = None,
+    one_header_row: bool = False,
 ) -> None:
-    """Write ``frame`` with a Chinese header row, the canonical names below, formats, filter."""
+    """Write ``frame`` with a Chinese header row, the canonical names below, formats, filter.
+
+    ``one_header_row``: a single header row, each cell the Chinese name with the canonical
+    name on a second line (``pandas.read_excel`` then reads no header row as data).
+    """
     raw = pd.DataFrame(frame).reset_index(drop=True)
     df = _prepare(raw)
     cols = [str(c) for c in df.columns]
-    ws.append([_label(c, labels) for c in cols])
-    ws.append(cols)
+    top = 1 if one_header_row else 2  # header rows
+    if one_header_row:
+        ws.append([f"{_label(c, labels)}\n{c}" if _label(c, labels) != c else c for c in cols])
+    else:
+        ws.append([_label(c, labels) for c in cols])
+        ws.append(cols)
     for row in df.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in row])
     n = len(df)
     for j, col in enumerate(cols, start=1):
-        head, key = ws.cell(1, j), ws.cell(2, j)
+        head = ws.cell(1, j)
         head.font, head.fill = _HEADER_FONT, _HEADER_FILL
         head.alignment = Alignment(wrap_text=True, vertical="center")
-        key.font = _KEY_FONT
+        if not one_header_row:
+            ws.cell(2, j).font = _KEY_FONT
         fmt = _number_format(col, df[col].dtype)
         if fmt and n:
-            for (cell,) in ws.iter_rows(min_row=3, max_row=n + 2, min_col=j, max_col=j):
+            for (cell,) in ws.iter_rows(min_row=top + 1, max_row=n + top, min_col=j, max_col=j):
                 cell.number_format = fmt
         sample = df[col].head(500).map(lambda v: "" if _cell(v) is None else str(_cell(v)))
         widest = max(
@@ -184,12 +194,16 @@ def _write_sheet(
         bad = (raw[highlight] == False).to_numpy(dtype=bool)  # noqa: E712 (NaN is not bad)
         for i in np.flatnonzero(bad).tolist():
             # iter_rows with max_col: ws[row] would rescan every cell for max_column
-            for row_cells in ws.iter_rows(min_row=i + 3, max_row=i + 3, max_col=len(cols)):
+            for row_cells in ws.iter_rows(
+                min_row=i + top + 1, max_row=i + top + 1, max_col=len(cols)
+            ):
                 for cell in row_cells:
                     cell.fill, cell.font = _BAD_FILL, _BAD_FONT
-    ws.freeze_panes = "A3"
+    ws.freeze_panes = f"A{top + 1}"
+    if one_header_row:
+        ws.row_dimensions[1].height = 32  # two lines
     if cols:
-        ws.auto_filter.ref = f"A2:{get_column_letter(len(cols))}{n + 2}"
+        ws.auto_filter.ref = f"A{top}:{get_column_letter(len(cols))}{n + top}"
 
 
 _TABLE_TITLES = {
@@ -363,6 +377,7 @@ def write_table_xlsx(
     *,
     labels: Mapping[str, str] | None = None,
     highlight: Mapping[str, str] | None = None,
+    one_header_row: bool = False,
 ) -> Path:
     """Write several tables (plans, proposals, ...) as sheets with the report's formatting.
 
@@ -376,6 +391,9 @@ def write_table_xlsx(
         Extra column -> Chinese header labels (override the built-in ones).
     highlight
         Sheet name -> boolean column whose ``False`` rows are highlighted.
+    one_header_row
+        One header row of "Chinese name / canonical name" (two lines in a cell) instead of
+        two rows, so ``pandas.read_excel`` reads the tables without a stray data row.
 
     Returns
     -------
@@ -393,7 +411,11 @@ def write_table_xlsx(
             title = f"{base[:28]}_{k}"
         used.add(title)
         _write_sheet(
-            wb.create_sheet(title), frame, labels=labels, highlight=(highlight or {}).get(name)
+            wb.create_sheet(title),
+            frame,
+            labels=labels,
+            highlight=(highlight or {}).get(name),
+            one_header_row=one_header_row,
         )
     if not wb.sheetnames:
         wb.create_sheet("Sheet")

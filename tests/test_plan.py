@@ -381,3 +381,192 @@ def test_split_counts_in_the_yearly_rate():
     assert plan.years["sites_total"].tolist() == [4, 4, 4]
     assert plan.years["compliance_rate"].tolist() == pytest.approx([0.75, 1.0, 1.0])
     assert plan.total_cost_yuan == pytest.approx(0.6 * M + 9.2 * M)
+
+
+# --- upgrades already scheduled in the site data (upgrade_year) --------------------------
+
+
+def _scheduled(year: float) -> SimpleNamespace:
+    """_base() with C's upgrade already scheduled (C: +200 m2 in place = 1.2 M)."""
+    ev = _base()
+    ev.sites.loc[ev.sites["site_id"] == "C", "upgrade_year"] = year
+    return ev
+
+
+def test_scheduled_upgrade_is_listed_costed_and_counted():
+    """Targets 2/5, 3/5, 4/5 compliant. C is scheduled in 2026 (programme year 2), so year 1
+    needs one upgrade (F, more residents than D, same total), year 2 none, year 3 one more
+    (D): F 1.8 M + C 1.2 M (scheduled, estimated like an enlargement) + D 0.6 M = 3.6 M."""
+    plan = plan_upgrades(_scheduled(2026), targets=(0.4, 0.6, 0.8), start_year=2025)
+    a = plan.actions
+    assert a[["year", "site_id", "action"]].values.tolist() == [
+        [1, "F", "enlarge"],
+        [2, "C", "scheduled"],
+        [3, "D", "enlarge"],
+    ]
+    c = a[a["site_id"] == "C"].iloc[0]
+    assert c["action_zh"] == "已排期" and c["calendar_year"] == 2026
+    assert c["cost_yuan"] == pytest.approx(1.2 * M) and c["added_m2"] == pytest.approx(200)
+    assert "已排期 2026" in c["detail"] and "+200 m²" in c["detail"]
+    assert plan.years["cost_yuan"].tolist() == pytest.approx([1.8 * M, 1.2 * M, 0.6 * M])
+    assert plan.years["scheduled_cost_yuan"].tolist() == pytest.approx([0, 1.2 * M, 0])
+    assert plan.years["upgrades"].tolist() == [1, 1, 1]
+    assert plan.years["sites_compliant"].tolist() == [2, 3, 4]
+    assert plan.total_cost_yuan == pytest.approx(3.6 * M)
+    assert plan.budget_needed_yuan == pytest.approx(3.6 * M)
+    s = plan.summary()
+    assert s["scheduled_cost_yuan"] == pytest.approx(1.2 * M) and s["actions_scheduled"] == 1
+    assert any("已排期" in n and "1,200,000" in n and "Already scheduled" in n for n in plan.notes)
+
+
+def test_scheduled_upgrade_takes_its_share_of_the_budget():
+    """A 2.0 M total: C's scheduled 1.2 M leaves 0.8 M, enough for D (0.6) but not F (1.8):
+    one site short in year 3; every target needs 3.6 M, 1.6 M more than the budget."""
+    plan = plan_upgrades(_scheduled(2), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    assert sorted(plan.actions["site_id"]) == ["C", "D"]
+    assert plan.total_cost_yuan == pytest.approx(1.8 * M)
+    assert plan.years["sites_short"].tolist() == [0, 0, 1]
+    assert plan.budget_needed_yuan == pytest.approx(3.6 * M)
+    assert plan.budget_shortfall_yuan == pytest.approx(1.6 * M)
+    assert plan.summary()["budget_shortfall_yuan"] == pytest.approx(1.6 * M)
+    assert "尚差 1,600,000 元" in plan.notes[0] and "1,600,000 yuan short" in plan.notes[0]
+    # zero budget: the scheduled upgrade still happens (it is in the data) and is costed
+    zero = plan_upgrades(_scheduled(2), targets=(0.4, 0.6, 0.8), budget=0.0, start_year=2025)
+    assert zero.actions["site_id"].tolist() == ["C"]
+    assert zero.years["cost_yuan"].tolist() == pytest.approx([0, 1.2 * M, 0])
+    assert zero.total_cost_yuan == pytest.approx(1.2 * M)
+    assert zero.budget_needed_yuan == pytest.approx(3.6 * M)
+    assert not zero.feasible_within_budget
+    assert any("超出总预算 1,200,000" in n and "by 1,200,000 yuan" in n for n in zero.notes)
+    # per-year budgets: 1.0 M in year 2 is below C's 1.2 M
+    per = plan_upgrades(
+        _scheduled(2), targets=(0.4, 0.6, 0.8), budget=[1.0 * M, 1.0 * M, 1.0 * M], start_year=2025
+    )
+    assert per.years["budget_left_yuan"].iat[1] == pytest.approx(-0.2 * M)
+    assert any("当年预算 200,000" in n for n in per.notes)
+
+
+def test_scheduled_before_or_after_the_programme():
+    # scheduled in 2024, before a 2025 start: compliant from year 1, listed as year 0, its
+    # cost outside the programme's totals
+    plan = plan_upgrades(_scheduled(2024), targets=(0.4, 0.6, 0.8), start_year=2025)
+    c = plan.actions[plan.actions["site_id"] == "C"].iloc[0]
+    assert (c["year"], c["calendar_year"], c["action"]) == (0, 2024, "scheduled")
+    assert plan.years["sites_compliant"].iat[0] == 2
+    # C counts in year 1, so F and D are needed in years 2 and 3: 2.4 M
+    assert plan.total_cost_yuan == pytest.approx(2.4 * M)
+    assert any("year 0" in n for n in plan.notes)
+    # scheduled in 2030, after 2025-2027: planned like the others (C, cheaper than F, is used)
+    late = plan_upgrades(_scheduled(2030), targets=(0.4, 0.6, 0.8), start_year=2025)
+    assert "scheduled" not in set(late.actions["action"])
+    assert late.total_cost_yuan == pytest.approx(3.6 * M)
+    assert any("after 2027" in n for n in late.notes)
+
+
+# --- budgets, start year, outputs ---------------------------------------------------------
+
+
+def test_one_total_budget_is_not_shown_as_each_years_budget():
+    """2.0 M for all three years: C (1.2 M) in year 1, D (0.6 M) in year 2; left 0.8, 0.2, 0.2."""
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    assert plan.actions[["year", "site_id"]].values.tolist() == [[1, "C"], [2, "D"]]
+    assert plan.years["budget_yuan"].isna().all()
+    assert plan.years["budget_left_yuan"].tolist() == pytest.approx([0.8 * M, 0.2 * M, 0.2 * M])
+    assert plan.years["cumulative_cost_yuan"].tolist() == pytest.approx([1.2 * M, 1.8 * M, 1.8 * M])
+    s = plan.summary()
+    assert s["budget_kind"] == "total" and s["budget_total_yuan"] == pytest.approx(2.0 * M)
+    assert [y["budget_yuan"] for y in s["years"]] == [None, None, None]
+    assert any("3 年合计（非每年）" in n and "not per year" in n for n in plan.notes)
+    per = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=[0.7 * M, 1.3 * M, 2.0 * M])
+    assert per.summary()["budget_kind"] == "per_year"
+    assert per.summary()["budget_total_yuan"] == pytest.approx(4.0 * M)
+    assert per.years["budget_left_yuan"].tolist() == pytest.approx([0.1 * M, 0.1 * M, 0.2 * M])
+
+
+def test_default_start_year_is_next_year():
+    import datetime as dt
+
+    from siting.plan import default_start_year
+
+    assert default_start_year(dt.date(2026, 11, 22)) == 2027
+    assert default_start_year(dt.date(2027, 1, 5)) == 2028
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8))
+    assert plan.years["calendar_year"].tolist()[0] == dt.date.today().year + 1
+    assert plan_upgrades(_base(), targets=(0.4,), start_year=2026).years[
+        "calendar_year"
+    ].tolist() == [2026]
+
+
+def test_highs_debug_print_kept_off_stdout(monkeypatch, capfd):
+    """HiGHS's C++ printf goes to fd 1 whatever its options; _milp keeps it off stdout and
+    passes anything else through."""
+    import os
+
+    import siting.plan as plan_mod
+
+    def noisy(*args, **kwargs):
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
+        os.write(1, b"something else\n")
+        return "result"
+
+    monkeypatch.setattr(plan_mod, "milp", noisy)
+    print("before", flush=True)
+    assert plan_mod._milp() == "result"
+    out = capfd.readouterr().out
+    assert "HighsMipSolverData" not in out
+    assert out == "before\nsomething else\n"
+
+
+def test_plan_xlsx_one_header_row_all_translated_with_notes(tmp_path):
+    import pandas as pd
+
+    from siting.plan import write_plan_xlsx
+
+    plan = plan_upgrades(_scheduled(2), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    path = write_plan_xlsx(plan, tmp_path / "plan.xlsx")
+    acts = pd.read_excel(path, sheet_name="计划 plan")
+    years = pd.read_excel(path, sheet_name="年度 years")
+    notes = pd.read_excel(path, sheet_name="说明 notes")
+    for frame, src in ((acts, plan.actions), (years, plan.years)):
+        assert len(frame) == len(src)  # no header row read as data
+        # every header "Chinese\ncanonical", the Chinese part translated
+        assert [c.split("\n")[1] for c in frame.columns] == list(src.columns)
+        assert all(c.split("\n")[0] != c.split("\n")[1] for c in frame.columns)
+    assert acts.iloc[:, 0].tolist() == plan.actions["year"].tolist()
+    text = "\n".join(map(str, notes.to_numpy().ravel()))
+    assert "尚差 1,600,000 元" in text and "1,600,000 yuan short" in text
+    shortfall = notes[notes.iloc[:, 0] == "budget_shortfall_yuan"].iloc[0, 3]
+    assert shortfall == pytest.approx(1.6 * M)
+
+
+def test_plan_chart_bilingual_legend_below_with_not_met_and_cost(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from siting.plan import _cjk_font
+
+    if _cjk_font() is None:
+        pytest.skip("no CJK font on this machine")
+    seen = {}
+    real = matplotlib.figure.Figure.savefig
+
+    def grab(fig, *a, **k):  # measured while the chart's fonts are in effect
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        seen["legend"] = ax.get_legend().get_window_extent()
+        seen["axes"] = ax.get_window_extent()
+        seen["fig"] = fig
+        return real(fig, *a, **k)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", grab)
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    plan_chart(plan, tmp_path / "plan.png", baseline=0.2)
+    ax = seen["fig"].axes[0]
+    leg = ax.get_legend()
+    texts = [t.get_text() for t in leg.get_texts()]
+    assert any("未达标" in t and "not met" in t for t in texts)
+    assert all(t.split()[0][0] > "\u2e80" for t in texts)  # Chinese first
+    # the legend is below the axes: it covers no bar
+    assert seen["legend"].y1 < seen["axes"].y0
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "2025\n120 万元" and ticks[1] == "2026\n60 万元"  # C 1.2 M, D 0.6 M
+    assert "200 万元" in ax.get_title()  # the budget total

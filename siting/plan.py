@@ -28,6 +28,15 @@ sites is minimised first and reported together with the budget the targets would
 plans of equal cost a second solve brings the sites serving the most residents forward
 (residents benefit first).
 
+Upgrades already scheduled in the site data (``upgrade_year``, a calendar year or a programme
+year) are fixed: listed with action ``scheduled`` (已排期) in their year, costed by the same
+cost model (the cheapest way to bring the site itself to standard) and counted against that
+year's budget and in the totals; one scheduled before year 1 is listed as year 0, outside the
+totals; one scheduled after the last year is planned like the others. A single budget figure
+is one total for all years (the years table shows what is left of it), not a yearly amount.
+Year 1 is next calendar year unless ``start_year`` is given (plans are budgeted the year
+before they run).
+
 Costs per m² are planner-set assumptions (:class:`PlanCosts`), not figures from the sources.
 """
 
@@ -206,6 +215,10 @@ class Plan:
                 "是 yes" if sm["feasible_within_budget"] else "否 no",
             ),
             ("status", "求解状态", "solver status", sm["status"]),
+        ]
+        rows = [
+            (k, zh, en, round(v) if isinstance(v, float) and math.isfinite(v) else v)
+            for k, zh, en, v in rows
         ]
         for i, note in enumerate(self.notes, start=1):
             zh, _, en = note.partition("\n")

@@ -227,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-year",
         type=int,
         default=None,
-        help="calendar year of programme year 1 (default: this year)",
+        help=(
+            "calendar year of programme year 1 (default: next year; plans are budgeted the "
+            "year before they run)"
+        ),
     )
     p.add_argument(
         "--candidates",
@@ -456,12 +459,17 @@ def _floats(text: str | None, option: str) -> list[float] | None:
     try:
         return [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
+        example = {
+            "--targets": "--targets 0.6,0.8,1.0 (shares)",
+            "--budget": "--budget 50000000 (one total in yuan; 5千万 = 50000000) "
+            "or --budget 2e7,2e7,1e7 (one per year)",
+        }.get(option, f"{option} 1,2,3")
         raise InputError.one(
             "",
             "",
             option,
             f"{text!r} is not a list of numbers",
-            f"give numbers separated by commas, e.g. {option} 0.6,0.8,1.0",
+            f"give plain numbers separated by commas, e.g. {example}",
         ) from None
 
 
@@ -591,13 +599,8 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
 def cmd_plan(args: argparse.Namespace) -> int:
     from siting import io
     from siting.pipeline import demo_paths, evaluate_inputs
-    from siting.plan import PlanCosts, plan_chart, plan_upgrades
-    from siting.report import write_table_xlsx
+    from siting.plan import PlanCosts, plan_chart, plan_upgrades, write_plan_xlsx
 
-    inputs, network = _load(args)
-    ev = evaluate_inputs(
-        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
-    )
     targets = _floats(args.targets, "--targets")
     if targets is not None and len(targets) != args.years:
         raise InputError.one(
@@ -616,6 +619,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "give one target per year with --targets",
         )
     budget = _floats(args.budget, "--budget")
+    n_years = len(targets) if targets is not None else args.years
+    if budget is not None and (
+        len(budget) not in (1, n_years) or any(not b >= 0 for b in budget)
+    ):  # checked before the evaluation (seconds) rather than after it
+        raise InputError.one(
+            "",
+            "",
+            "--budget",
+            f"budget {budget} must be one total or one non-negative figure per year ({n_years})",
+            "give e.g. --budget 50000000 (one total) or --budget 2e7,2e7,1e7 (one per year)",
+        )
+    inputs, network = _load(args)
+    ev = evaluate_inputs(
+        inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
+    )
     cand_path = args.candidates or (demo_paths()["candidates"] if inputs.is_demo else None)
     cands = (
         None
@@ -638,22 +656,37 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plan.actions.to_csv(out / "plan.csv", index=False, encoding="utf-8-sig")
-    write_table_xlsx({"计划 plan": plan.actions, "年度 years": plan.years}, out / "plan.xlsx")
+    plan.years.to_csv(out / "plan_years.csv", index=False, encoding="utf-8-sig")
+    (out / "plan_notes.txt").write_text("\n\n".join(plan.notes) + "\n", encoding="utf-8")
+    write_plan_xlsx(plan, out / "plan.xlsx")
     plan_chart(plan, out / "plan.png", baseline=ev.summary.get("compliance_rate"))
     (out / "summary.json").write_text(
         json.dumps(plan.summary(), ensure_ascii=False, indent=2, default=float), encoding="utf-8"
     )
     for r in plan.years.itertuples():
         flag = "met" if r.met else f"NOT met ({r.sites_short} sites short)"
-        print(
+        line = (
             f"year {r.year} ({r.calendar_year}): {r.compliance_rate:.0%} vs target "
             f"{r.target_rate:.0%} {flag}; cost {r.cost_yuan:,.0f} yuan"
         )
+        if r.scheduled_cost_yuan > 0:
+            line += f" (already scheduled {r.scheduled_cost_yuan:,.0f})"
+        if r.budget_left_yuan is not None and r.budget_left_yuan == r.budget_left_yuan:
+            of = "the total" if r.budget_yuan is None else f"{r.budget_yuan:,.0f}"
+            line += f"; budget left of {of}: {r.budget_left_yuan:,.0f}"
+        print(line)
     for note in plan.notes:
         print(note)
+    if args.start_year is None:
+        print(
+            f"year 1 is {int(plan.years['calendar_year'].iat[0])} (next year, by default); "
+            "give --start-year to change it"
+        )
+    n_sched = int((plan.actions["action"] == "scheduled").sum())
     print(
-        f"{len(plan.actions)} upgrades, total {plan.total_cost_yuan:,.0f} yuan; "
-        f"wrote plan.csv, plan.xlsx, plan.png, summary.json to {out}"
+        f"{len(plan.actions)} upgrades ({n_sched} already scheduled), total "
+        f"{plan.total_cost_yuan:,.0f} yuan; wrote plan.csv, plan_years.csv, plan_notes.txt, "
+        f"plan.xlsx, plan.png, summary.json to {out}"
     )
     return 0
 

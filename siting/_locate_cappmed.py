@@ -40,6 +40,7 @@ __all__ = ["solve"]
 logger = logging.getLogger(__name__)
 
 _EMPTY = np.array([], dtype=np.int64)
+_NODES = 3000  # node limit of a 0/1 knapsack (unproven: its LP value stands)
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -94,6 +95,126 @@ def _knapsacks(ptr, idx, cst, w, cap, u, rho, crit):  # pragma: no cover - compi
 
 
 @njit(cache=True)
+def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pragma: no cover
+    """0/1 knapsacks (depth-first branch and bound, LP bounds) of the ``sites``: ``rho[j]`` set
+    to minus the best profit when proven within ``limit`` nodes (left as is otherwise); with
+    ``add_use`` the rows taken (the LP's when unproven) are added to ``use``."""
+    for j in sites:
+        a, b = ptr[j], ptr[j + 1]
+        cnt = 0
+        for k in range(a, b):
+            if u[idx[k]] - cst[k] > 0.0:
+                cnt += 1
+        ratio = np.empty(cnt)
+        ks = np.empty(cnt, np.int64)
+        q = 0
+        for k in range(a, b):
+            pr = u[idx[k]] - cst[k]
+            if pr > 0.0:
+                ratio[q] = pr / w[idx[k]]
+                ks[q] = k
+                q += 1
+        order = np.argsort(-ratio)
+        pp = np.empty(cnt)
+        ww = np.empty(cnt)
+        rr = np.empty(cnt, np.int64)
+        for q in range(cnt):
+            k = ks[order[q]]
+            rr[q] = idx[k]
+            pp[q] = u[idx[k]] - cst[k]
+            ww[q] = w[idx[k]]
+        c = cap[j]
+        # greedy incumbent
+        best = 0.0
+        room = c
+        xb = np.zeros(cnt, np.bool_)
+        for q in range(cnt):
+            if ww[q] <= room:
+                room -= ww[q]
+                best += pp[q]
+                xb[q] = True
+        # DFS: x[q] decided for q < level; stack of (level, value, weight, include flag)
+        x = np.zeros(cnt, np.bool_)
+        st_l = np.empty(2 * cnt + 2, np.int64)
+        st_v = np.empty(2 * cnt + 2)
+        st_w = np.empty(2 * cnt + 2)
+        st_x = np.empty(2 * cnt + 2, np.bool_)
+        top = 0
+        st_l[0], st_v[0], st_w[0], st_x[0] = 0, 0.0, 0.0, False
+        top = 1
+        nodes = 0
+        proven = True
+        eps = 1e-9 * (1.0 + best)
+        while top > 0:
+            top -= 1
+            lvl, v, wt, inc = st_l[top], st_v[top], st_w[top], st_x[top]
+            if lvl > 0:
+                x[lvl - 1] = inc
+            nodes += 1
+            if nodes > limit:
+                proven = False
+                break
+            # LP bound from lvl
+            ub = v
+            rm = c - wt
+            q = lvl
+            while q < cnt and ww[q] <= rm:
+                ub += pp[q]
+                rm -= ww[q]
+                q += 1
+            if q < cnt:
+                ub += pp[q] * rm / ww[q]
+            if ub <= best + eps:
+                continue
+            # all items from lvl to q-1 fit: greedy completion is a solution
+            comp = v
+            rm2 = c - wt
+            for t in range(lvl, cnt):
+                if ww[t] <= rm2:
+                    rm2 -= ww[t]
+                    comp += pp[t]
+            if comp > best + eps:
+                best = comp
+                xb[:lvl] = x[:lvl]
+                rm2 = c - wt
+                for t in range(lvl, cnt):
+                    if ww[t] <= rm2:
+                        rm2 -= ww[t]
+                        xb[t] = True
+                    else:
+                        xb[t] = False
+            if lvl == cnt:
+                continue
+            # exclude first on the stack, include explored first
+            st_l[top], st_v[top], st_w[top], st_x[top] = lvl + 1, v, wt, False
+            top += 1
+            if wt + ww[lvl] <= c:
+                st_l[top], st_v[top], st_w[top], st_x[top] = (
+                    lvl + 1,
+                    v + pp[lvl],
+                    wt + ww[lvl],
+                    True,
+                )
+                top += 1
+        if proven:
+            rho[j] = -best
+        if add_use:
+            if proven:
+                for q in range(cnt):
+                    if xb[q]:
+                        use[rr[q]] += 1.0
+            else:
+                room = c
+                for q in range(cnt):
+                    if ww[q] <= room:
+                        use[rr[q]] += 1.0
+                        room -= ww[q]
+                    else:
+                        use[rr[q]] += room / ww[q]
+                        break
+
+
+@njit(cache=True)
 def _usage(ptr, idx, cst, w, cap, u, sites, use):  # pragma: no cover - compiled
     """Add to ``use[i]`` the (LP knapsack) amount of row ``i`` served by the open ``sites``."""
     for j in sites:
@@ -124,9 +245,10 @@ def _usage(ptr, idx, cst, w, cap, u, sites, use):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _fix_pairs(ptr, idx, cst, w, u, crit, delta, limit, dead):  # pragma: no cover - compiled
-    """Mark pairs whose forced use lifts the Lagrangian bound above ``limit``: bound +
-    ``delta[j]`` (the price of opening site j) + the knapsack's reduced cost of the row."""
+def _fix_pairs(ptr, idx, cst, w, u, crit, rho, rho_b, base, limit, dead):  # pragma: no cover
+    """Mark pairs whose forced use lifts the Lagrangian bound by more than ``limit``: site j
+    then counts at least ``max(rho_b[j], rho[j] + the LP knapsack's reduced cost of the row)``
+    instead of ``base[j]``."""
     m = len(ptr) - 1
     for j in range(m):
         for k in range(ptr[j], ptr[j + 1]):
@@ -136,7 +258,7 @@ def _fix_pairs(ptr, idx, cst, w, u, crit, delta, limit, dead):  # pragma: no cov
             rc = crit[j] * w[i] - (u[i] - cst[k])
             if rc < 0.0:
                 rc = 0.0
-            if delta[j] + rc > limit:
+            if max(rho_b[j], rho[j] + rc) - base[j] > limit:
                 dead[k] = True
 
 
@@ -199,21 +321,6 @@ def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
             mu[j] = max(0.0, mu[j] + step * (load[j] - cap[j]) / cap[j])
         step *= 0.96
     return best_mu
-
-
-@njit(cache=True)
-def _swap_scores(ptr, idx, cst, without, cand):  # pragma: no cover - compiled
-    """Per candidate site b: the cost saved by opening it, ``sum_i max(0, without_i - c_ib)``."""
-    out = np.zeros(len(cand))
-    for q in range(len(cand)):
-        j = cand[q]
-        tot = 0.0
-        for k in range(ptr[j], ptr[j + 1]):
-            g = without[idx[k]] - cst[k]
-            if g > 0.0:
-                tot += g
-        out[q] = tot
-    return out
 
 
 @njit(cache=True)
@@ -560,11 +667,31 @@ def solve(
         val = float(u.sum() + rho[fx].sum() + rho[chosen].sum())
         return val, chosen, frees
 
+    dummy = np.zeros(1)
+    pool = np.zeros(m, dtype=np.int64)  # how often the relaxation opened each free site
+    rho_tmp = np.zeros(m)
     best_lb = lagr_value(u, rho)[0]  # rho is still the start's: a bound even with no time
     while it < max_iter and time.perf_counter() < lag_end:
         it += 1
         _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, rho, crit)
-        val, chosen, frees = lagr_value(u, rho)
+        # 0/1 knapsacks where they count: fixed sites and the LP's best free ones (any
+        # other site keeps its LP value, a lower bound of its 0/1 one)
+        rho_b = rho.copy()
+        near_top = free[np.argsort(rho[free], kind="stable")[: 2 * p + 5]]
+        _knap_int(
+            pb.ptr,
+            pb.idx,
+            pb.cst,
+            pb.w,
+            cap,
+            u,
+            np.concatenate([fx, near_top]),
+            rho_b,
+            dummy,
+            False,
+            _NODES,
+        )
+        val, chosen, frees = lagr_value(u, rho_b)
         if val > best_lb + tol_of(best_lb if math.isfinite(best_lb) else 1.0):
             best_lb = val
             stall = 0
@@ -574,6 +701,7 @@ def solve(
                 lam *= 0.5
                 stall = 0
         sites = np.concatenate([fx, chosen])
+        pool[chosen] += 1
         if it <= 5 or it % 5 == 0:
             try_sites(sites)
             # the relaxation's set with the capacity made up by the next best sites
@@ -589,6 +717,7 @@ def solve(
                 pb,
                 val,
                 rho,
+                rho_b,
                 crit,
                 u,
                 fx,
@@ -604,7 +733,7 @@ def solve(
         if math.isfinite(best_ub) and val >= best_ub - tol_of(best_ub):
             break
         use = np.zeros(n)
-        _usage(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, sites, use)
+        _knap_int(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, sites, rho_tmp, use, True, _NODES)
         g = 1.0 - use
         gg = float(g @ g)
         if gg < 1e-12:
@@ -647,12 +776,18 @@ def solve(
     )
     big_model = n_alive > 40 * n + 20000
     if best_sel is not None and best_asg is not None and (big_model or math.isfinite(deadline)):
+        # sites: the incumbent's, the fixed ones and those the relaxation opened most
+        in_pool = np.zeros(m, dtype=bool)
+        in_pool[best_sel] = True
+        in_pool[fx] = True
+        often = np.argsort(-pool, kind="stable")[: 3 * p + 10]
+        in_pool[often[pool[often] > 0]] = True
         ord_ = np.lexsort((pb.cst, pb.idx))
-        ord_ = ord_[alive[ord_]]
+        ord_ = ord_[alive[ord_] & in_pool[pb.col[ord_]]]
         rows_s = pb.idx[ord_]
         rank = np.arange(len(ord_)) - np.searchsorted(rows_s, rows_s)
         near = np.zeros(len(pb.idx), dtype=bool)
-        near[ord_[rank < max(10, min(30, 100000 // max(n, 1)))]] = True
+        near[ord_[rank < max(8, min(25, 60000 // max(n, 1)))]] = True
         near |= best_asg[pb.idx] == pb.col
         share = 0.5 if not big_model else 0.9
         limit = (
@@ -661,7 +796,14 @@ def solve(
         st_h, h_sel, h_asg, h_obj, _ = _mip(
             pb, k_open, fx, near, closed, must_open, best_sel, best_asg, limit, deadline
         )
-        logger.debug("cap p-median: restricted MIP %s %.6g", st_h, h_obj)
+        logger.debug(
+            "cap p-median: restricted MIP (%d sites, %d pairs) %s %.6g after %.2fs",
+            int(in_pool.sum()),
+            int(near.sum()),
+            st_h,
+            h_obj,
+            time.perf_counter() - t0,
+        )
         if h_sel is not None and h_obj < best_ub:
             best_ub, best_sel, best_asg = h_obj, h_sel, h_asg
     status, x_sel, x_asg, mip_obj, mip_bound = "unsolved", None, None, math.inf, math.nan
@@ -695,6 +837,8 @@ def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
     assignment (rows pay ``c_ij + w_i mu_j`` with the transportation prices of the open
     sites), the best few evaluated exactly; the best improving one taken, repeated."""
     cand_all = np.flatnonzero(~isfixed & ~closed)
+    gain = np.zeros(pb.m)
+    crit = np.zeros(pb.m)
     while time.perf_counter() < end:
         sites = cur
         dc = np.ascontiguousarray(pb.costs(sites))
@@ -711,13 +855,15 @@ def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
         scores = []
         for pos in np.flatnonzero(~isfixed[sites] & ~must_open[sites]):
             without = np.minimum(np.where(order[:, 0] == pos, b2, b1), 1e30)
-            tot = float(without.sum()) - _swap_scores(pb.ptr, pb.idx, pb.cst, without, cand)
+            # opening b saves at most its best rows that fit its capacity (LP knapsack)
+            _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, pb.cap, without, gain, crit)
+            tot = float(without.sum()) + gain[cand]
             best = np.argsort(tot)[:4]
             for q in best:
                 scores.append((tot[q], pos, cand[q]))
         scores.sort()
         improved = False
-        for _, pos, b in scores[:8]:
+        for _, pos, b in scores[:30]:
             if time.perf_counter() >= end:
                 return
             trial = np.concatenate([np.delete(sites, pos), [b]])
@@ -730,25 +876,26 @@ def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
             return
 
 
-def _fix(pb, val, rho, crit, u, fx, isfixed, chosen, frees, p, ub, dead, must_open, closed):
-    """Reduced-cost fixing at one multiplier vector (valid for any ``u``)."""
+def _fix(pb, val, rho, rho_b, crit, u, fx, isfixed, chosen, frees, p, ub, dead, must_open, closed):
+    """Reduced-cost fixing at one multiplier vector (valid for any ``u``): ``rho`` the sites'
+    LP knapsack values, ``rho_b`` the values the bound ``val`` used (0/1 where computed)."""
     limit = ub - val + 1e-9 * max(abs(ub), 1.0)
     m = pb.m
-    delta = np.zeros(m)
+    base = np.zeros(m)  # what the bound counts for the site now
+    base[fx] = rho_b[fx]
     if p > 0:
-        worst_in = rho[chosen[-1]]
+        worst_in = rho_b[chosen[-1]]
+        base[chosen] = rho_b[chosen]
         out = frees[p:]
-        delta[out] = rho[out] - worst_in
-        closed[out[delta[out] > limit]] = True
+        base[out] = worst_in
+        closed[out[rho_b[out] - worst_in > limit]] = True
         if len(out):
-            best_out = rho[out[0]]
-            must_open[chosen[best_out - rho[chosen] > limit]] = True
+            best_out = rho_b[out[0]]
+            must_open[chosen[best_out - rho_b[chosen] > limit]] = True
     else:
-        delta[frees] = np.inf
         closed[frees] = True
-    delta[isfixed] = 0.0
-    delta[closed] = np.inf
-    _fix_pairs(pb.ptr, pb.idx, pb.cst, pb.w, u, crit, delta, limit, dead)
+    base[closed] = -np.inf
+    _fix_pairs(pb.ptr, pb.idx, pb.cst, pb.w, u, crit, rho, rho_b, base, limit, dead)
 
 
 def _mip(pb, k_open, fx, keep, closed, must_open, start_sel, start_asg, limit, deadline):

@@ -99,6 +99,17 @@ def site_compliance(
     )
 
 
+def default_start_year(today: Any = None) -> int:
+    """The calendar year a programme starts by default: the year after ``today``.
+
+    A three-year programme is drawn up and budgeted in the year before it runs (the budget
+    for year N is compiled in the autumn of year N-1), so year 1 is next year whatever the
+    date and year 0 (the situation now) is this year; give ``start_year`` (``--start-year``)
+    to start this year.
+    """
+    return (today or _dt.date.today()).year + 1
+
+
 def compliance_trajectory(
     sites: pd.DataFrame,
     *,
@@ -122,7 +133,7 @@ def compliance_trajectory(
         ``year, calendar_year, target_rate, compliance_rate, sites_compliant, sites_total,
         met``.
     """
-    start = _dt.date.today().year if start_year is None else int(start_year)
+    start = default_start_year() if start_year is None else int(start_year)
     targets = tuple(float(t) for t in targets)
     existing = sites["status"].to_numpy(dtype=object) != schema.PLANNED
     compliant = sites["compliant"].to_numpy(dtype=bool)
@@ -196,7 +207,7 @@ def trajectory_from_snapshots(
         As :func:`compliance_trajectory`.
     """
     std = load_standard(standard)
-    start = _dt.date.today().year if start_year is None else int(start_year)
+    start = default_start_year() if start_year is None else int(start_year)
     rows = []
     for year, snap in enumerate(snapshots):
         alive = snap[snap["status"].astype(str) != schema.PLANNED] if "status" in snap else snap

@@ -31,7 +31,6 @@ the public names are re-exported here.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import warnings
@@ -47,7 +46,12 @@ from pyproj import CRS
 
 from siting import schema, settings
 from siting._catchment import _catchment, _served, _within_radius
-from siting._compliance import compliance_trajectory, site_compliance, trajectory_from_snapshots
+from siting._compliance import (
+    compliance_trajectory,
+    default_start_year,
+    site_compliance,
+    trajectory_from_snapshots,
+)
 from siting._errors import InputError, SitingWarning
 from siting._geom import as_xy
 from siting._rollups import PLACEMENT_RULES_ZH as PLACEMENT_RULES_ZH
@@ -136,7 +140,7 @@ def evaluate(
     include_planned
         Count planned sites as built (a "after the plan" scenario).
     start_year
-        Calendar year of programme year 1 (default: this year); ``upgrade_year`` values below
+        Calendar year of programme year 1 (default: next year, see ``_compliance.default_start_year``); ``upgrade_year`` values below
         1000 are read as programme years.
     hex_size
         Edge of the gap hexagons in metres.
@@ -166,7 +170,7 @@ def evaluate(
             demand=demand,
             spacing=spacing,
             include_planned=include_planned,
-            start=_dt.date.today().year if start_year is None else int(start_year),
+            start=default_start_year() if start_year is None else int(start_year),
             hex_size=hex_size,
         )
 

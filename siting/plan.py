@@ -57,6 +57,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from siting import schema
+from siting._compliance import default_start_year
 from siting._errors import InputError
 from siting.standards import Standard, load_standard
 
@@ -448,18 +449,6 @@ def _merge_options(sites, todo, communities, std, costs, ids, network) -> list[d
                 }
             )
     return rows
-
-
-def default_start_year(today: Any = None) -> int:
-    """The calendar year a programme starts by default: the year after ``today``.
-
-    A three-year programme is drawn up and budgeted in the year before it runs (the budget
-    for year N is compiled in the autumn of year N-1), so year 1 is next year whatever the
-    date; give ``start_year`` (``--start-year``) to start this year.
-    """
-    import datetime as _dt
-
-    return (today or _dt.date.today()).year + 1
 
 
 def plan_upgrades(

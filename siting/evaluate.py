@@ -140,8 +140,9 @@ def evaluate(
     include_planned
         Count planned sites as built (a "after the plan" scenario).
     start_year
-        Calendar year of programme year 1 (default: next year, see ``_compliance.default_start_year``); ``upgrade_year`` values below
-        1000 are read as programme years.
+        Calendar year of programme year 1 (default: next year, see
+        ``siting._compliance.default_start_year``); ``upgrade_year`` values below 1000 are
+        read as programme years.
     hex_size
         Edge of the gap hexagons in metres.
 

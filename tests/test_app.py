@@ -137,6 +137,22 @@ def test_compliance_page(app, direct) -> None:
 
 
 @needs_demo
+def test_compliance_page_upgrade_plan(app) -> None:
+    app.switch_page("page_compliance.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    next(b for b in app.button if b.label == "计算提升计划").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    _key, plan = app.session_state["plan"]
+    shown = [c.value for c in app.caption]
+    assert plan.notes, "the demo plan has notes (scheduled upgrades)"
+    for note in plan.notes:
+        zh, _, en = note.partition("\n")
+        assert zh in shown and en not in shown  # one language, the current one
+    years = next(d.value for d in app.dataframe if "target_rate" in d.value.columns)
+    assert years["met"].all() and len(years) == 3
+
+
+@needs_demo
 def test_proposals_page_solves(app) -> None:
     app.switch_page("page_proposals.py").run()
     assert not app.exception, [e.value for e in app.exception]

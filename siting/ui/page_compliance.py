@@ -6,7 +6,7 @@ import streamlit as st
 
 from siting._errors import InputError
 from siting.ui import common
-from siting.ui.i18n import t
+from siting.ui.i18n import lang, t
 
 st.title(t("page_compliance"))
 ctx = common.context_or_stop()
@@ -96,8 +96,9 @@ if st.button(t("plan_run")):
 saved = st.session_state.get("plan")
 plan = saved[1] if saved and saved[0] == plan_key else None
 if plan is not None:
-    for note in plan.notes:
-        st.caption(note)
+    for note in plan.notes:  # each note: Chinese, a newline, English
+        zh, _, en = note.partition("\n")
+        st.caption(zh if lang() == "zh" else (en or zh))
     common.table(plan.years)
     common.table(plan.actions)
 

@@ -693,52 +693,90 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_estate(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.estate import check_estate
+    from siting.estate import check_estate, lonlat_text
     from siting.maps import estate_map, save_map
     from siting.pipeline import demo_paths
 
-    inputs, network = _load(args)
-    estate_path = args.estate
-    proposed_path = args.proposed_site
-    if estate_path is None:
-        if not inputs.is_demo:
-            raise InputError.one(
-                "", "", "--estate", "no estate given", "give the estate polygon with --estate PATH"
+    def own_crs(path: Any) -> bool:
+        """Whether a GeoPackage or Shapefile carries its own CRS (--crs is only for files that
+        carry none; GeoJSON always reports WGS-84, so it counts as carrying none)."""
+        import pyogrio
+
+        if path is None or Path(path).suffix.lower() not in (".gpkg", ".shp"):
+            return False
+        try:
+            return pyogrio.read_info(path).get("crs") is not None
+        except Exception:  # unreadable: the loader reports it
+            return False
+
+    # warnings are caught here so that they are printed before the results, not after them
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SitingWarning)
+        try:
+            demo = args.communities is None and args.sites is None
+            # the district's files keep their own CRS; --crs is meant for the estate's files
+            if args.crs is not None and (
+                demo or (own_crs(args.communities) and own_crs(args.sites))
+            ):
+                inputs, network = _load(argparse.Namespace(**{**vars(args), "crs": None}))
+            else:
+                inputs, network = _load(args)
+            estate_path = args.estate
+            proposed_path = args.proposed_site
+            if estate_path is None:
+                if not inputs.is_demo:
+                    raise InputError.one(
+                        "",
+                        "",
+                        "--estate",
+                        "no estate given",
+                        "give the estate polygon with --estate PATH",
+                    )
+                estate_path = demo_paths()["estate"]
+                proposed_path = proposed_path or demo_paths()["estate_site"]
+            estate = io.load_estate(
+                estate_path, coords=args.coords, crs=args.crs, communities=inputs.communities
             )
-        estate_path = demo_paths()["estate"]
-        proposed_path = proposed_path or demo_paths()["estate_site"]
-    estate = io.load_estate(
-        estate_path, coords=args.coords, crs=args.crs, communities=inputs.communities
-    )
-    households = args.households
-    if households is None:
-        hh = estate["households"].iat[0] if "households" in estate else float("nan")
-        if not hh == hh:  # NaN
-            raise InputError.one(
-                str(estate_path),
-                "",
-                "households",
-                "the estate file has no households",
-                "give --households N",
+            households = args.households
+            if households is None:
+                hh = estate["households"].iat[0] if "households" in estate else float("nan")
+                if not hh == hh:  # NaN
+                    raise InputError.one(
+                        str(estate_path),
+                        "",
+                        "households",
+                        "the estate file has no households",
+                        "give --households N",
+                    )
+                households = float(hh)
+            proposed = None
+            if proposed_path is not None:
+                proposed = io.load_candidates(
+                    proposed_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+                )
+            res = check_estate(
+                estate,
+                households,
+                sites=inputs.sites,
+                network=network,
+                standard=args.standard,
+                proposed_site=proposed,
+                communities=inputs.communities,
+                files={
+                    "estate": str(estate_path),
+                    "proposed_site": str(proposed_path),
+                    "sites": inputs.files.get("sites", "sites"),
+                },
             )
-        households = float(hh)
-    proposed = None
-    if proposed_path is not None:
-        proposed = io.load_candidates(
-            proposed_path, coords=args.coords, crs=args.crs, communities=inputs.communities
-        )
-    res = check_estate(
-        estate,
-        households,
-        sites=inputs.sites,
-        network=network,
-        standard=args.standard,
-        proposed_site=proposed,
-    )
+        except InputError:
+            _print_warnings(caught)
+            raise
+    _print_warnings(caught)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "estate.json").write_text(
-        json.dumps(res.as_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        json.dumps(res.as_dict(), ensure_ascii=False, indent=2, default=str, allow_nan=False),
+        encoding="utf-8",
     )
     verdict = ("通过 PASS" if res.passed else "不通过 FAIL") if res.passed is not None else None
     save_map(
@@ -765,7 +803,10 @@ def cmd_estate(args: argparse.Namespace) -> int:
         for zh, en in zip(res.reasons, res.reasons_en, strict=True):
             print(f"  - {zh} / {en}")
     sug = res.suggested.to_crs(4326).geometry.iat[0]
-    print(f"suggested location: {sug.y:.6f}N {sug.x:.6f}E; wrote estate.json, map.html to {out}")
+    print(f"suggested location (lon, lat): {lonlat_text(sug.x, sug.y)}")
+    for zh, en in zip(res.advice, res.advice_en, strict=True):
+        print(f"  - {zh} / {en}")
+    print(f"wrote estate.json, map.html to {out}")
     return 0
 
 

@@ -176,7 +176,9 @@ class _Model:
         )
         if st not in ("optimal", "feasible") or (sasg < 0).any():
             return None
-        return sites[sasg]
+        out = sites[sasg]
+        load = np.bincount(out, weights=d, minlength=self.m)
+        return out if (load <= cap * (1 + 1e-12) + 1e-9).all() else None  # HiGHS tolerances
 
     def valid(self, sel: np.ndarray, asg: np.ndarray) -> bool:
         """Exact check of an answer on the original data."""

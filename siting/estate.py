@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import pandas as pd
 import shapely
 
 from siting import schema, settings
-from siting._errors import InputError, SitingWarning, warn
+from siting._errors import InputError, warn
 from siting.demand import demand_points
 from siting.standards import Standard, load_standard
 
@@ -92,12 +91,11 @@ def _json_safe(value: Any) -> Any:
 
 @contextmanager
 def _no_snap_warnings() -> Iterator[None]:
-    """Silence the network's snapping warning (it names internal indices); the check reports
-    points far from the streets itself, by file and feature."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"(?s).*from the nearest road node", category=SitingWarning
-        )
+    """Silence the network's snapping warning in this thread (it names internal indices); the
+    check reports points far from the streets itself, by file and feature."""
+    from siting.network import quiet_snapping
+
+    with quiet_snapping():
         yield
 
 

@@ -15,8 +15,10 @@ re-exported here.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +36,26 @@ from siting import _csgraph, settings
 from siting._errors import InputError, warn
 from siting._euclidean import EuclideanNetwork, _csr_keep_zeros, as_xy
 
-__all__ = ["EuclideanNetwork", "WalkNetwork", "as_xy", "check_covers"]
+__all__ = ["EuclideanNetwork", "WalkNetwork", "as_xy", "check_covers", "quiet_snapping"]
 
 log = logging.getLogger(__name__)
+
+# set by quiet_snapping(): per thread (each app session runs in its own), unlike a warnings filter
+_QUIET_SNAP: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "siting_quiet_snap", default=False
+)
+
+
+@contextmanager
+def quiet_snapping() -> Iterator[None]:
+    """Within the block, in this thread only, :meth:`WalkNetwork.snap` does not warn about
+    points far from the streets: for callers that report those themselves, by file and id."""
+    token = _QUIET_SNAP.set(True)
+    try:
+        yield
+    finally:
+        _QUIET_SNAP.reset(token)
+
 
 #: Sources per tile in bulk searches (bounds the memory of the pair lists).
 _TILE = 4096
@@ -359,7 +378,7 @@ class WalkNetwork:
         d, i = self._tree.query(xy, k=1, workers=settings.threads())
         limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else warn_distance
         far = np.flatnonzero(d > limit)
-        if len(far):
+        if len(far) and not _QUIET_SNAP.get():
             worst = far[np.argsort(-d[far], kind="stable")][:5]
             names = points.index if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame) else None
             desc = ", ".join(

@@ -203,6 +203,8 @@ def test_estate_page_upload(app) -> None:
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.info or app.success or app.error  # a verdict is shown
+    # the suggestion lands 33 m from S0094 (640 m2): the advice to build with it is shown
+    assert any("S0094" in w.value and "多社区一中心" in w.value for w in app.warning)
 
 
 @needs_demo

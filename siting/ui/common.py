@@ -718,6 +718,7 @@ def estate_verdict(
             network=ctx.network,
             standard=ctx.standard,
             proposed_site=proposed,
+            communities=ctx.inputs.communities,
         )
     )
     return result

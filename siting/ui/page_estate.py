@@ -134,8 +134,12 @@ else:
     (st.success if ok else st.error)(t("verdict_ok") if ok else t("verdict_fail"))
 for r in reasons:
     st.markdown(f"- {r}")
+advice = set(check.advice)
 for note in check.notes:
-    st.caption(note)
+    if note not in advice:  # advice is shown below, in the current language
+        st.caption(note)
+for a in check.advice if lang() == "zh" else check.advice_en:
+    st.warning(a)
 st.dataframe(check.checks, hide_index=True, width="stretch")  # type: ignore[call-overload]
 sug = check.suggested.to_crs(4326)
 if len(sug):

@@ -69,7 +69,7 @@ def _add_inputs(p: argparse.ArgumentParser, *, roads: bool = True) -> None:
         "--crs",
         metavar="CRS",
         help="CRS of files that carry none and are in metres, e.g. EPSG:4549 (lon/lat "
-        "columns are always degrees)",
+        "columns are always degrees); a file's own CRS is overridden with a warning",
     )
 
 

@@ -7,8 +7,8 @@ one open site covering it, within the sites' capacities.
    capacity can never be used; a row left without pairs makes the model infeasible
    (:func:`infeasible_rows` lists them), and so does a max flow with every site open that
    cannot carry all the demand (the fractional relaxation).
-2. Lower bound: the uncapacitated LSCP over the usable pairs (exact, fast), and the fewest
-   sites whose capacities can hold the total demand; the larger one.
+2. Lower bound: the uncapacitated LSCP over the usable pairs (HiGHS, fast; its bound when the
+   time is short), and the fewest sites whose capacities can hold the total demand.
 3. Incumbent: that cover, sites added by their share of the demand the max flow leaves
    unserved until the flow carries everything, a single-source assignment (the max-flow repair
    of :mod:`siting._locate_capmclp`, else HiGHS on the assignment with those sites open), then
@@ -215,9 +215,8 @@ def solve(
     # --- lower bound
     t0 = time.perf_counter()
     lb = _count_bound(md, fx)
-    cover, cover_exact = _cover(md.b, fx, deadline)
-    if cover_exact:
-        lb = max(lb, len(np.union1d(fx, cover)))
+    cover, cover_lb = _cover(md.b, fx, deadline)
+    lb = max(lb, cover_lb)
     logger.debug("bound %d, cover %d at %.2fs", lb, len(cover), time.perf_counter() - t0)
 
     # --- incumbent
@@ -230,7 +229,7 @@ def solve(
     # --- the compact model's LP bound (interior point; its time sets HiGHS's overrun margin)
     cm = _Compact(md)
     t_lp = time.perf_counter()
-    lp = cm.lp_bound(min(0.5 * left(), 120.0))
+    lp = cm.lp_bound(min(0.7 * left(), 120.0))
     t_lp = time.perf_counter() - t_lp
     if math.isfinite(lp):
         lb = max(lb, math.ceil(lp - 1e-6))
@@ -291,18 +290,25 @@ def _count_bound(md: _Model, fx: np.ndarray) -> int:
     return len(fx) + k + 1
 
 
-def _cover(b: sp.csc_array, fx: np.ndarray, deadline: float) -> tuple[np.ndarray, bool]:
-    """Free sites of a min-count cover of all rows (fixed sites open); whether proven optimal."""
+def _cover(b: sp.csc_array, fx: np.ndarray, deadline: float) -> tuple[np.ndarray, int]:
+    """(free sites of a small cover of all rows with the fixed sites open, a lower bound on the
+    sites of any cover, fixed included): HiGHS's LSCP, its bound when stopped by the time."""
     from siting.locate import _lscp_core  # siting.locate imports this module lazily
 
     left = _left(deadline)
-    sub_deadline = deadline if left is None else time.perf_counter() + 0.25 * left
-    sel, status, _gap = _lscp_core(b, fx, sub_deadline)
+    sub_deadline = deadline if left is None else time.perf_counter() + 0.4 * left
+    sel, status, gap = _lscp_core(b, fx, sub_deadline)
     if status not in ("optimal", "feasible"):
         from siting._locate_heur import lscp_greedy
 
-        return lscp_greedy(b), False
-    return np.asarray(sel, dtype=np.int64), status == "optimal"
+        return lscp_greedy(b), len(fx)
+    sel = np.asarray(sel, dtype=np.int64)
+    if status == "optimal":
+        return sel, len(fx) + len(sel)
+    if not math.isfinite(gap):
+        return sel, len(fx)
+    # gap = (found - bound) / found for the free sites
+    return sel, len(fx) + max(math.ceil(len(sel) * (1.0 - gap) - 1e-6), 0)
 
 
 def _construct(

@@ -4,21 +4,30 @@ whole by one open site at finite cost, within the sites' capacities, least weigh
 :func:`solve` has the contract used by :func:`siting.locate.p_median` with ``capacity``.
 
 Steps (rows of weight zero need no service: they are left out and given their nearest open
-site at the end):
+site at the end; pairs whose row alone exceeds the site's capacity are dropped):
 
-1. Lagrangian relaxation of "each row is served once" (multipliers ``u_i``): per site a
-   knapsack ``min sum_i (w_i d_ij - u_i) x_ij`` s.t. ``sum_i w_i x_ij <= cap_j``, solved as
-   an LP (greedy by ratio; a valid bound), the fixed sites plus the ``p`` best free ones
-   open. Subgradient ascent (Polyak steps towards the incumbent) from ``u_i`` = the row's
-   second-nearest cost.
-2. Primal: every new site set the relaxation opens is assigned by a regret greedy, repaired
-   to capacity and improved by row shifts and row swaps (numba); then site swaps (a free
-   open site for one of the relaxation's best closed ones) on the best answer.
-3. Proof: reduced-cost fixing at the multipliers of the ascent (sites that cannot be opened
-   or closed, pairs whose forced use lifts the bound above the incumbent), then HiGHS on the
-   reduced single-source model from the incumbent for the time left. Solutions using a
-   dropped pair or site cost at least the incumbent, so the reported bound is
-   ``max(Lagrangian, min(HiGHS bound, incumbent))``.
+1. Starts: the knapsack values' best sites and the uncapacitated p-median local search
+   (:mod:`siting._locate_pmheur`). A site set is assigned by :func:`_assign`: transportation
+   prices per site (subgradient on the capacity rows), a regret greedy on the priced costs,
+   repair of rows left over (moving other rows out), then row shifts and row swaps (numba).
+2. Site swaps (:func:`_swap_search`): each (open free site, closed site) scored by the priced
+   nearest assignment, the closed site saving at most its best rows that fit its capacity;
+   the best 30 assigned exactly, the first improving one taken, repeated.
+3. Lagrangian relaxation of "each row is served once" (multipliers ``u_i``): per site a
+   knapsack ``min sum_i (w_i d_ij - u_i) x_ij`` s.t. ``sum_i w_i x_ij <= cap_j``, as an LP
+   (greedy by ratio) for every site and as a 0/1 knapsack (branch and bound, node limit) for
+   the fixed and the best free sites; the fixed plus the ``p`` best free sites open. Polyak
+   subgradient steps towards the incumbent from ``u_i`` = the row's second-cheapest cost. The
+   relaxation's site sets are assigned too; site swaps again on the best answer.
+4. Reduced-cost fixing at every good multiplier vector: free sites that cannot be opened or
+   closed, pairs whose forced use lifts the bound above the incumbent (the LP knapsack's
+   reduced cost). Then HiGHS on the single-source model over the pairs left from the
+   incumbent: first restricted to each row's few cheapest pairs at the incumbent's and the
+   relaxation's frequent sites (a heuristic), then, when small enough (or without a time
+   limit), over all of them. Solutions using a dropped pair or site cost at least the
+   incumbent, so the reported bound is ``max(Lagrangian, min(HiGHS bound, incumbent))``.
+
+"optimal" only when the bound reaches the incumbent or HiGHS proves the reduced model.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ __all__ = ["solve"]
 logger = logging.getLogger(__name__)
 
 _EMPTY = np.array([], dtype=np.int64)
-_NODES = 3000  # node limit of a 0/1 knapsack (unproven: its LP value stands)
+_NODES = 300  # node limit of a 0/1 knapsack (unproven: its LP value stands)
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -144,7 +153,6 @@ def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pra
         top = 1
         nodes = 0
         proven = True
-        eps = 1e-9 * (1.0 + best)
         while top > 0:
             top -= 1
             lvl, v, wt, inc = st_l[top], st_v[top], st_w[top], st_x[top]
@@ -164,7 +172,7 @@ def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pra
                 q += 1
             if q < cnt:
                 ub += pp[q] * rm / ww[q]
-            if ub <= best + eps:
+            if ub <= best:
                 continue
             # all items from lvl to q-1 fit: greedy completion is a solution
             comp = v
@@ -173,7 +181,7 @@ def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pra
                 if ww[t] <= rm2:
                     rm2 -= ww[t]
                     comp += pp[t]
-            if comp > best + eps:
+            if comp > best:
                 best = comp
                 xb[:lvl] = x[:lvl]
                 rm2 = c - wt
@@ -653,6 +661,22 @@ def solve(
     lag_end = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
     logger.debug("cap p-median: swaps %.6g after %.2fs", best_ub, time.perf_counter() - t0)
 
+    # warm multipliers: each row's priced cost at the incumbent's sites (the transportation
+    # prices), when they bound better than the second-cheapest costs
+    if best_sel is not None:
+        dc = pb.costs(best_sel)
+        mu = _prices(dc, pb.w, cap[best_sel], 150)
+        u2 = np.min(dc + pb.w[:, None] * mu[None, :], axis=1)
+        u2 = np.where(np.isfinite(u2), u2, sec)
+        rho2 = np.zeros(m)
+        _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u2, rho2, crit)
+        f1 = np.sort(rho[free])[:p].sum() if p else 0.0
+        f2 = np.sort(rho2[free])[:p].sum() if p else 0.0
+        v1 = u.sum() + rho[fx].sum() + f1
+        v2 = u2.sum() + rho2[fx].sum() + f2
+        logger.debug("cap p-median: start bounds %.6g (second cheapest), %.6g (priced)", v1, v2)
+        if v2 > v1:
+            u, rho = u2, rho2
     best_lb = -math.inf
     dead = np.zeros(len(pb.idx), dtype=bool)
     lam = 2.0
@@ -807,7 +831,7 @@ def solve(
         if h_sel is not None and h_obj < best_ub:
             best_ub, best_sel, best_asg = h_obj, h_sel, h_asg
     status, x_sel, x_asg, mip_obj, mip_bound = "unsolved", None, None, math.inf, math.nan
-    if not big_model:
+    if not big_model or best_sel is None or math.isinf(deadline):
         status, x_sel, x_asg, mip_obj, mip_bound = _mip(
             pb, k_open, fx, alive, closed, must_open, best_sel, best_asg, math.inf, deadline
         )

@@ -152,7 +152,8 @@ def lscp(
     -------
     Solution
         ``objective`` is the number of sites (fixed included). When some rows cannot be covered
-        by any candidate the status is "infeasible" and ``uncoverable`` lists them.
+        by any candidate the status is "infeasible" and ``uncoverable`` lists them; with
+        ``capacity`` it also lists the rows whose demand no covering candidate can hold.
 
     Raises
     ------
@@ -193,11 +194,14 @@ def lscp(
         return done(_EMPTY, math.nan, "infeasible", math.nan, np.full(n, -1), unc)
     if cap is not None:
         assert dem is not None
+        from siting._locate_caplscp import infeasible_rows
         from siting._locate_caplscp import solve as solve_caplscp
 
         status, gap, sel, assign = solve_caplscp(a, dem, fx, cap, deadline)
         obj = len(sel) if status in ("optimal", "feasible") else math.nan
-        return done(sel, obj, status, gap, assign)
+        # rows no covering site can hold (empty when only the total capacity falls short)
+        unc = infeasible_rows(a, dem, cap) if status == "infeasible" else _EMPTY
+        return done(sel, obj, status, gap, assign, unc)
     sel_free, status, gap = _lscp_core(a, fx, deadline)
     if status in ("infeasible", "unsolved"):
         return done(_EMPTY, math.nan, status, gap, np.full(n, -1))

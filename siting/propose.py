@@ -260,12 +260,23 @@ def propose(
         )
     if sol.status == "infeasible":
         more = "" if model == "lscp" else "more stations (--p), "
+        why = ""
+        if capacity and model == "lscp" and len(sol.uncoverable):
+            # demand points of communities no covering candidate can hold
+            rows = np.flatnonzero(open_rows)[np.flatnonzero(coverable)[sol.uncoverable]]
+            ids = pd.unique(demand["community_id"].to_numpy()[rows].astype(str))
+            why = (
+                f": {w[rows].sum():,.0f} residents (communities {', '.join(ids[:5])}"
+                + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                + ") need more room than any candidate within reach has"
+            )
+        elif capacity:
+            why = ": the candidates' capacities cannot hold every resident"
         raise InputError.one(
             "",
             "",
             "--model",
-            f"the {model} model is infeasible with these settings"
-            + (": some residents are beyond every candidate's capacity" if capacity else ""),
+            f"the {model} model is infeasible with these settings{why}",
             f"allow {more}a larger --radius, more or larger candidates, or drop --capacity",
         )
 

@@ -564,3 +564,14 @@ def test_mclp_capacitated_binding_and_loose_sites():
     # site 1 takes rows 2 and 3, site 0 takes row 0 (4 <= 5): 8 of 11
     assert both.status == "optimal" and both.objective == 8.0
     assert both.assignment.tolist() == [0, -1, 1, 1]
+
+
+def test_capacitated_lscp_names_rows_no_site_can_hold():
+    # row 1 (demand 5) is covered only by site 1 (capacity 4); rows 0 and 2 fit
+    cov = np.array([[1, 0], [0, 1], [1, 1]], bool)
+    sol = lscp(cov, capacity=[10.0, 4.0], demand=[1.0, 5.0, 1.0])
+    assert sol.status == "infeasible"
+    assert sol.uncoverable.tolist() == [1]
+    # enough room for every row alone, but not for all of them together: no row is named
+    tight = lscp(cov, capacity=[1.0, 5.0], demand=[1.0, 5.0, 1.0])
+    assert tight.status == "infeasible" and tight.uncoverable.tolist() == []

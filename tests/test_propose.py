@@ -162,7 +162,10 @@ def test_no_candidates(district):
 def test_capacity_infeasible_names_the_settings(district):
     # only X2 (300 m2: 2,620 residents) is offered, and both uncovered communities are larger
     net, comm, sites, cands, ev = district
-    with pytest.raises(InputError, match=r"--model.*lscp model is infeasible") as e:
+    with pytest.raises(
+        InputError,
+        match=r"--model.*lscp model is infeasible.*7,000 residents \(communities C2, C3\)",
+    ) as e:
         propose(
             ev,
             net,

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from siting._locate_highs import solve_mip
+from siting._locate_highs import solve_lp, solve_mip
 from siting._locate_pmheur import pmedian_local_search
 from siting._locate_prep import _left
 
@@ -334,16 +334,17 @@ def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
 @njit(cache=True)
 def _assign(dc, w, cap):  # pragma: no cover - compiled
     """Best of :func:`_assign1` without and with the prices of :func:`_prices`."""
-    a1, c1 = _assign1(dc, w, cap, np.zeros(dc.shape[1]))
+    none = np.full(dc.shape[0], -1, np.int64)
+    a1, c1 = _assign1(dc, w, cap, np.zeros(dc.shape[1]), none)
     mu = _prices(dc, w, cap, 150)
-    a2, c2 = _assign1(dc, w, cap, mu)
+    a2, c2 = _assign1(dc, w, cap, mu, none)
     if c2 < c1:
         return a2, c2
     return a1, c1
 
 
 @njit(cache=True)
-def _assign1(dc, w, cap, mu):  # pragma: no cover - compiled
+def _assign1(dc, w, cap, mu, init):  # pragma: no cover - compiled
     """Single-source assignment of rows to the columns of ``dc`` (rows x open sites, weighted
     costs, inf = not allowed) within ``cap``: regret greedy, repair, then row shifts and row
     swaps. Returns (column per row, -1 where none was found; total cost or inf)."""
@@ -366,8 +367,14 @@ def _assign1(dc, w, cap, mu):  # pragma: no cover - compiled
     order = np.argsort(-reg)
     room = cap.copy()
     asg = np.full(n, -1, np.int64)
+    for i in range(n):
+        if init[i] >= 0:
+            asg[i] = init[i]
+            room[init[i]] -= w[i]
     failed = []
     for i in order:
+        if asg[i] >= 0:
+            continue
         bj = -1
         bc = np.inf
         for j in range(k):
@@ -553,6 +560,39 @@ class _Problem:
         """Weighted costs rows x sites, inf where the pair is not usable."""
         return np.ascontiguousarray(self.ct[sites].T)
 
+    def lp_assign(self, sites, limit):
+        """(site per row, cost) from the transportation LP over ``sites`` (HiGHS), its
+        integral rows kept, the split ones placed by :func:`_assign1`; (None, inf) if none."""
+        sites = np.asarray(sites, dtype=np.int64)
+        dc = self.costs(sites)
+        n, k = dc.shape
+        r, c = np.nonzero(np.isfinite(dc))
+        nz = len(r)
+        cols = np.arange(nz)
+        a = sp.csr_array(
+            (
+                np.concatenate([-np.ones(nz), self.w[r]]),
+                (np.concatenate([r, n + c]), np.concatenate([cols, cols])),
+            ),
+            shape=(n + k, nz),
+        )
+        res = solve_lp(
+            dc[r, c], a, np.concatenate([-np.ones(n), self.cap[sites]]), time_limit=limit
+        )
+        if res is None:
+            return None, math.inf
+        x = res[1]
+        best = np.zeros(n)
+        init = np.full(n, -1, dtype=np.int64)
+        order = np.argsort(x)  # largest last: it wins the assignment below
+        best[r[order]] = x[order]
+        init[r[order]] = c[order]
+        init[best < 1.0 - 1e-6] = -1
+        col, cost = _assign1(np.ascontiguousarray(dc), self.w, self.cap[sites], np.zeros(k), init)
+        if not math.isfinite(cost):
+            return None, math.inf
+        return sites[col], float(cost)
+
     def assign(self, sites):
         """(site per row, cost) for the open ``sites``; cost inf when no assignment found."""
         sites = np.asarray(sites, dtype=np.int64)
@@ -623,6 +663,8 @@ def solve(
     best_sel: np.ndarray | None = None
     best_asg: np.ndarray | None = None
     seen: set[bytes] = set()
+    polished: set[bytes] = set()
+    tried: list[tuple[float, bytes, np.ndarray]] = []
 
     def try_sites(sites):
         nonlocal best_ub, best_sel, best_asg
@@ -634,9 +676,26 @@ def solve(
         if cap[sites].sum() < total:
             return math.inf
         asg, cost = pb.assign(sites)
+        if math.isfinite(cost):
+            tried.append((cost, key, sites))
         if cost < best_ub - 1e-9 * max(abs(best_ub), 1.0) or (best_sel is None and asg is not None):
             best_ub, best_sel, best_asg = cost, sites, asg
         return cost
+
+    def polish(count):
+        """Assign the ``count`` best site sets tried so far by the transportation LP."""
+        nonlocal best_ub, best_sel, best_asg
+        tried.sort(key=lambda t: t[0])
+        for _, key, sites in tried[:count]:
+            if key in polished:
+                continue
+            left = _left(deadline)
+            if left is not None and left < 1.0:
+                return
+            polished.add(key)
+            asg, cost = pb.lp_assign(sites, None if left is None else 0.3 * left)
+            if cost < best_ub - 1e-9 * max(abs(best_ub), 1.0):
+                best_ub, best_sel, best_asg = cost, sites, asg
 
     def ls_end(share=0.2):
         if not math.isfinite(deadline):
@@ -658,6 +717,7 @@ def solve(
     logger.debug("cap p-median: starts %.6g after %.2fs", best_ub, time.perf_counter() - t0)
     if best_sel is not None and p > 0:
         _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end(0.3))
+    polish(1)
     lag_end = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
     logger.debug("cap p-median: swaps %.6g after %.2fs", best_ub, time.perf_counter() - t0)
 
@@ -775,8 +835,10 @@ def solve(
         time.perf_counter() - t0,
     )
     # ---- site swaps on the best answer again (the Lagrangian's sets may have improved it)
-    if best_sel is not None and p > 0:
-        _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end())
+    if tried and p > 0:  # from the best set by the heuristic's own costs (not the LP's)
+        h_cost, _, h_sites = min(tried, key=lambda t: t[0])
+        _swap_search(pb, h_sites, h_cost, isfixed, closed, must_open, try_sites, ls_end())
+    polish(3)
     if best_sel is None:
         lower = best_lb
     else:
@@ -930,7 +992,7 @@ def _mip(pb, k_open, fx, keep, closed, must_open, start_sel, start_asg, limit, d
     obj_x = pb.cst[keep]
     k = len(pr)
     left = _left(deadline)
-    secs = min(limit, left - 0.3 - 3e-6 * k) if left is not None else limit
+    secs = min(limit, left - 0.5 - 6e-6 * k) if left is not None else limit
     if secs <= 0.05:
         return "unsolved", None, None, math.inf, math.nan
     # columns: y (m), x (k)

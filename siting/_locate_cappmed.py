@@ -55,6 +55,27 @@ _NODES = 300  # node limit of a 0/1 knapsack (unproven: its LP value stands)
 
 
 @njit(cache=True)
+def _by_ratio(ptr, idx, cst, w, u, j):  # pragma: no cover - compiled
+    """Site ``j``'s pair positions ``k`` with a positive profit ``u_i - c_ij``, the best profit
+    per unit of weight first (the order of the LP knapsack)."""
+    a, b = ptr[j], ptr[j + 1]
+    cnt = 0
+    for k in range(a, b):
+        if u[idx[k]] - cst[k] > 0.0:
+            cnt += 1
+    ratio = np.empty(cnt)
+    ks = np.empty(cnt, np.int64)
+    q = 0
+    for k in range(a, b):
+        pr = u[idx[k]] - cst[k]
+        if pr > 0.0:
+            ratio[q] = pr / w[idx[k]]
+            ks[q] = k
+            q += 1
+    return ks[np.argsort(-ratio)]
+
+
+@njit(cache=True)
 def _knapsacks(ptr, idx, cst, w, cap, u, rho, crit):  # pragma: no cover - compiled
     """Per site the LP knapsack ``rho_j = min sum (c_ij - u_i) x_ij`` (<= 0) and its critical
     ratio (the capacity row's dual, 0 when the profitable rows all fit)."""
@@ -63,41 +84,28 @@ def _knapsacks(ptr, idx, cst, w, cap, u, rho, crit):  # pragma: no cover - compi
         a, b = ptr[j], ptr[j + 1]
         tw = 0.0
         tp = 0.0
-        cnt = 0
         for k in range(a, b):
             pr = u[idx[k]] - cst[k]
             if pr > 0.0:
                 tw += w[idx[k]]
                 tp += pr
-                cnt += 1
         if tw <= cap[j]:
             rho[j] = -tp
             crit[j] = 0.0
             continue
-        ratio = np.empty(cnt)
-        prof = np.empty(cnt)
-        wt = np.empty(cnt)
-        q = 0
-        for k in range(a, b):
-            pr = u[idx[k]] - cst[k]
-            if pr > 0.0:
-                wi = w[idx[k]]
-                ratio[q] = pr / wi
-                prof[q] = pr
-                wt[q] = wi
-                q += 1
-        order = np.argsort(-ratio)
         room = cap[j]
         val = 0.0
         lam = 0.0
-        for o in order:
-            if wt[o] <= room:
-                val += prof[o]
-                room -= wt[o]
-                lam = ratio[o]
+        for k in _by_ratio(ptr, idx, cst, w, u, j):
+            pr = u[idx[k]] - cst[k]
+            wi = w[idx[k]]
+            if wi <= room:
+                val += pr
+                room -= wi
+                lam = pr / wi
             else:
-                val += prof[o] * room / wt[o]
-                lam = ratio[o]
+                val += pr * room / wi
+                lam = pr / wi
                 break
         rho[j] = -val
         crit[j] = lam
@@ -109,26 +117,13 @@ def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pra
     to minus the best profit when proven within ``limit`` nodes (left as is otherwise); with
     ``add_use`` the rows taken (the LP's when unproven) are added to ``use``."""
     for j in sites:
-        a, b = ptr[j], ptr[j + 1]
-        cnt = 0
-        for k in range(a, b):
-            if u[idx[k]] - cst[k] > 0.0:
-                cnt += 1
-        ratio = np.empty(cnt)
-        ks = np.empty(cnt, np.int64)
-        q = 0
-        for k in range(a, b):
-            pr = u[idx[k]] - cst[k]
-            if pr > 0.0:
-                ratio[q] = pr / w[idx[k]]
-                ks[q] = k
-                q += 1
-        order = np.argsort(-ratio)
+        ks = _by_ratio(ptr, idx, cst, w, u, j)
+        cnt = len(ks)
         pp = np.empty(cnt)
         ww = np.empty(cnt)
         rr = np.empty(cnt, np.int64)
         for q in range(cnt):
-            k = ks[order[q]]
+            k = ks[q]
             rr[q] = idx[k]
             pp[q] = u[idx[k]] - cst[k]
             ww[q] = w[idx[k]]
@@ -226,24 +221,9 @@ def _knap_int(ptr, idx, cst, w, cap, u, sites, rho, use, add_use, limit):  # pra
 def _usage(ptr, idx, cst, w, cap, u, sites, use):  # pragma: no cover - compiled
     """Add to ``use[i]`` the (LP knapsack) amount of row ``i`` served by the open ``sites``."""
     for j in sites:
-        a, b = ptr[j], ptr[j + 1]
-        cnt = 0
-        for k in range(a, b):
-            if u[idx[k]] - cst[k] > 0.0:
-                cnt += 1
-        ratio = np.empty(cnt)
-        ks = np.empty(cnt, np.int64)
-        q = 0
-        for k in range(a, b):
-            pr = u[idx[k]] - cst[k]
-            if pr > 0.0:
-                ratio[q] = pr / w[idx[k]]
-                ks[q] = k
-                q += 1
-        order = np.argsort(-ratio)
         room = cap[j]
-        for o in order:
-            i = idx[ks[o]]
+        for k in _by_ratio(ptr, idx, cst, w, u, j):
+            i = idx[k]
             if w[i] <= room:
                 use[i] += 1.0
                 room -= w[i]

@@ -87,9 +87,11 @@ def district():
     return net, comm, sites, cands, ev
 
 
-def _run(district, **kw):
+def _run(district, candidates=None, **kw):
     net, comm, sites, cands, ev = district
-    return propose(ev, net, cands, communities=comm, sites=sites, radius=600.0, **kw)
+    kw.setdefault("radius", 600.0)
+    cands = cands if candidates is None else candidates
+    return propose(ev, net, cands, communities=comm, sites=sites, **kw)
 
 
 def test_mclp_p1_picks_the_candidate_reaching_both(district):
@@ -161,21 +163,12 @@ def test_no_candidates(district):
 
 def test_capacity_infeasible_names_the_settings(district):
     # only X2 (300 m2: 2,620 residents) is offered, and both uncovered communities are larger
-    net, comm, sites, cands, ev = district
+    cands = district[3]
     with pytest.raises(
         InputError,
         match=r"--model.*lscp model is infeasible.*7,000 residents \(communities C2, C3\)",
     ) as e:
-        propose(
-            ev,
-            net,
-            cands.iloc[[1]],
-            communities=comm,
-            sites=sites,
-            radius=600.0,
-            model="lscp",
-            capacity=True,
-        )
+        _run(district, cands.iloc[[1]], radius=600.0, model="lscp", capacity=True)
     assert "drop --capacity" in str(e.value)
 
 
@@ -201,17 +194,7 @@ def test_capacity_figures_follow_the_model_and_own_floor_area(district):
     # but not C2 as well (7,000 > 5,240); it is evaluated at its own 600 m2, not 1,000
     net, comm, sites, cands, ev = district
     x2 = cands.iloc[[1]].assign(floor_area_m2=600.0)
-    res = propose(
-        ev,
-        net,
-        x2,
-        communities=comm,
-        sites=sites,
-        radius=600.0,
-        model="mclp",
-        p=1,
-        capacity=True,
-    )
+    res = _run(district, x2, radius=600.0, model="mclp", p=1, capacity=True)
     assert res.summary["objective"] == pytest.approx(4000.0)
     assert res.stations["population_added"].tolist() == pytest.approx([4000.0])
     assert res.stations["population_served"].tolist() == pytest.approx([4000.0])
@@ -256,12 +239,9 @@ def test_candidates_in_water_or_far_away_are_left_out_and_named(district):
     more = gpd.GeoDataFrame(pd.concat([cands, far], ignore_index=True), crs=CRS)
     water = gpd.GeoSeries([shapely.box(1400, 400, 1600, 600)], crs=CRS)  # around X1
     with pytest.warns(SitingWarning) as rec:
-        res = propose(
-            ev,
-            net,
+        res = _run(
+            district,
             more,
-            communities=comm,
-            sites=sites,
             radius=600.0,
             model="mclp",
             p=1,

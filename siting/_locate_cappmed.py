@@ -375,19 +375,7 @@ def _assign1(dc, w, cap, mu, init):  # pragma: no cover - compiled
             if dc[i, j] == np.inf:
                 continue
             need = w[i] - room[j]
-            # rows at j, cheapest move to another site with room first
-            moves = []
-            for r in range(n):
-                if asg[r] == j:
-                    mc = np.inf
-                    mt = -1
-                    for t in range(k):
-                        if t != j and dc[r, t] < mc and room[t] >= w[r]:
-                            mc = dc[r, t]
-                            mt = t
-                    if mt >= 0:
-                        moves.append(((mc - dc[r, j]) / w[r], r))
-            moves.sort()
+            moves = _moves_out(dc, w, room, asg, j)
             freed = 0.0
             extra = dc[i, j]
             room2 = room.copy()
@@ -396,12 +384,7 @@ def _assign1(dc, w, cap, mu, init):  # pragma: no cover - compiled
                 if ok:
                     break
                 r = mv[1]
-                mc = np.inf
-                mt = -1
-                for t in range(k):
-                    if t != j and dc[r, t] < mc and room2[t] >= w[r]:
-                        mc = dc[r, t]
-                        mt = t
+                mc, mt = _cheapest_other(dc, w, room2, r, j)
                 if mt < 0:
                     continue
                 room2[mt] -= w[r]
@@ -417,29 +400,13 @@ def _assign1(dc, w, cap, mu, init):  # pragma: no cover - compiled
         j = best_j
         need = w[i] - room[j]
         if need > 0.0:
-            moves = []
-            for r in range(n):
-                if asg[r] == j:
-                    mc = np.inf
-                    mt = -1
-                    for t in range(k):
-                        if t != j and dc[r, t] < mc and room[t] >= w[r]:
-                            mc = dc[r, t]
-                            mt = t
-                    if mt >= 0:
-                        moves.append(((mc - dc[r, j]) / w[r], r))
-            moves.sort()
+            moves = _moves_out(dc, w, room, asg, j)
             freed = 0.0
             for mv in moves:
                 if freed >= need:
                     break
                 r = mv[1]
-                mc = np.inf
-                mt = -1
-                for t in range(k):
-                    if t != j and dc[r, t] < mc and room[t] >= w[r]:
-                        mc = dc[r, t]
-                        mt = t
+                _mc, mt = _cheapest_other(dc, w, room, r, j)
                 if mt < 0:
                     continue
                 asg[r] = mt
@@ -453,6 +420,32 @@ def _assign1(dc, w, cap, mu, init):  # pragma: no cover - compiled
     for i in range(n):
         tot += dc[i, asg[i]]
     return asg, tot
+
+
+@njit(cache=True)
+def _cheapest_other(dc, w, room, r, j):  # pragma: no cover - compiled
+    """The cheapest site other than ``j`` with room for row ``r``: (cost, site), or (inf, -1)."""
+    mc = np.inf
+    mt = -1
+    for t in range(dc.shape[1]):
+        if t != j and dc[r, t] < mc and room[t] >= w[r]:
+            mc = dc[r, t]
+            mt = t
+    return mc, mt
+
+
+@njit(cache=True)
+def _moves_out(dc, w, room, asg, j):  # pragma: no cover - compiled
+    """The rows at site ``j`` that fit elsewhere, as (extra cost per unit of weight, row),
+    cheapest first."""
+    moves = []
+    for r in range(dc.shape[0]):
+        if asg[r] == j:
+            mc, mt = _cheapest_other(dc, w, room, r, j)
+            if mt >= 0:
+                moves.append(((mc - dc[r, j]) / w[r], r))
+    moves.sort()
+    return moves
 
 
 @njit(cache=True)

@@ -242,6 +242,25 @@ def main(argv=None) -> None:
         f"{pt:.2f} ({ps})",
         po,
     )
+    fxl = np.argsort(-np.asarray(cov_ok.sum(axis=0)).ravel())[:10]
+    lf = lscp(cov_ok, fixed=fxl)
+    line("lscp fixed(10)", "-", f"{lf.solve_time_s:.2f}", lf.status, lf.objective)
+    # capacitated LSCP: every coverable row served whole, each site holding `f` times an
+    # average site's share of the demand at the uncapacitated optimum
+    wr = w[rows]
+    for f in (3.0, 1.5):
+        capl = np.full(cov_ok.shape[1], f * wr.sum() / ls.objective)
+        lc, lt, lcc, lld = timed(lscp, cov_ok, capacity=capl, demand=wr, time_limit=args.cap_limit)
+        line(
+            f"lscp capacitated ({f:g}x)",
+            "-",
+            f"{lt:.2f}",
+            f"{lcc:.2f}",
+            f"{lld:.1f}",
+            lc.status,
+            lc.objective,
+            f"gap {lc.gap:.4f}",
+        )
     _rest(args, cbc)
 
 
@@ -269,6 +288,26 @@ def _pmedian(args) -> None:
     fxm = pm.selected[:5]
     pmf = p_median(pm_inst.full, 15, weights=pm_inst.weights, fixed=fxm, time_limit=300)
     line("p_median fixed(5)+15", "-", f"{pmf.solve_time_s:.2f}", pmf.status, f"{pmf.objective:.1f}")
+    # capacitated: each site holds 1.3 times an average site's share of the demand
+    capm = np.full(pm_inst.full.shape[1], 1.3 * pm_inst.weights.sum() / 20)
+    pmc, t, c, ld = timed(
+        p_median,
+        pm_inst.full,
+        20,
+        weights=pm_inst.weights,
+        capacity=capm,
+        time_limit=args.cap_limit,
+    )
+    line(
+        "p_median capacitated",
+        20,
+        f"{t:.2f}",
+        f"cpu {c:.2f}",
+        f"load {ld:.1f}",
+        pmc.status,
+        f"{pmc.objective:.1f}",
+        f"gap {pmc.gap}",
+    )
 
 
 def _large_and_orlib(args, cbc) -> None:

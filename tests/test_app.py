@@ -161,6 +161,9 @@ def test_proposals_page_solves(app) -> None:
     m = _metrics(app)
     assert m["建议新建站点"] == "3"
     assert "新站按标准站(建筑面积不低于标准)评价" in [c.value for c in app.caption]
+    # the status box (st.status) says the answer is proven, in Chinese
+    boxes = [e for e in app.main.children.values() if type(e).__name__ == "Status"]
+    assert [b.label for b in boxes] == ["计算完成: 已证明为最优方案"]
     before = float(m["覆盖率 · 现状"].rstrip("%"))
     after = float(m["覆盖率 · 新增后"].rstrip("%"))
     assert after >= before

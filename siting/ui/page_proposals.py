@@ -82,7 +82,13 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
             status.update(state="error")
             common.problem_table(err)
             st.stop()
-        status.update(label=f"{t('solved')}: {result.solution.status}", state="complete")
+        sol = result.solution
+        verdict = (
+            t("status_optimal")
+            if sol.status == "optimal"
+            else t("status_feasible", gap=f"{100 * sol.gap:.2f}%")
+        )
+        status.update(label=f"{t('solved')}: {verdict}", state="complete")
     st.session_state["proposal"] = (params, result)
 
 saved = st.session_state.get("proposal")

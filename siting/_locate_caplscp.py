@@ -232,7 +232,7 @@ def solve(
     lp = cm.lp_bound(min(0.7 * left(), 120.0))
     t_lp = time.perf_counter() - t_lp
     if math.isfinite(lp):
-        lb = max(lb, math.ceil(lp - 1e-6))
+        lb = max(lb, _count_from_lp(lp))
     logger.debug("LP %.3f (%.2fs), bound %d", lp, t_lp, lb)
     if best_sel is not None and len(best_sel) <= lb:
         return "optimal", 0.0, best_sel, best_asg
@@ -320,13 +320,19 @@ def _construct(
     is_open[sel] = True
     while True:
         while not md.full(sel):
+            if _left_s(deadline) <= 0:
+                return None, np.full(md.n, -1, dtype=np.int64)
             un = md.unserved(sel)
             gain = np.minimum(md.caps, md.bt @ un)
             gain[is_open] = -1.0
             j = int(np.argmax(gain))
             if gain[j] <= 0:  # re-routing needed: score by the max flow itself
                 closed = np.flatnonzero(~is_open)
-                vals = np.array([md.flow(np.append(sel, k)) for k in closed])
+                vals = np.full(len(closed), -np.inf)
+                for q, k in enumerate(closed):  # one max flow per closed site: watch the clock
+                    if _left_s(deadline) <= 0:
+                        return None, np.full(md.n, -1, dtype=np.int64)
+                    vals[q] = md.flow(np.append(sel, k))
                 j = int(closed[int(np.argmax(vals))])
             sel = np.append(sel, j)
             is_open[j] = True
@@ -368,6 +374,13 @@ def _drop(
         if a2 is not None:
             sel, asg = rest, a2
     return sel, asg
+
+
+def _count_from_lp(lp: float) -> int:
+    """The fewest sites an LP value ``lp`` proves: ``lp`` rounded up. Interior point without
+    crossover gives the objective to about 1e-8 relative, so a whole-number optimum may come
+    out slightly above it; round up only past a safe margin (a smaller bound stays valid)."""
+    return math.ceil(lp - 1e-5 * max(1.0, abs(lp)))
 
 
 def _left_s(deadline: float) -> float:

@@ -202,3 +202,13 @@ def test_time_limit_gives_feasible_with_finite_gap():
     assert math.isfinite(sol.gap) and 0.0 <= sol.gap < 1.0
     _check(cov, dem, cap, np.array([], dtype=np.int64), sol.selected, sol.assignment)
     assert sol.objective == len(sol.selected)
+
+
+def test_lp_bound_rounding_tolerates_interior_point_noise():
+    from siting._locate_caplscp import _count_from_lp
+
+    assert _count_from_lp(85.0) == 85
+    assert _count_from_lp(85.0000012) == 85  # IPM noise on a whole-number optimum
+    assert _count_from_lp(84.3) == 85
+    assert _count_from_lp(84.01) == 85
+    assert _count_from_lp(0.5) == 1

@@ -54,13 +54,13 @@ class Proposal:
 
 def _capacity(area: np.ndarray, std: Standard) -> np.ndarray:
     """Residents a site can serve: its space at the households standard, capped by the
-    station's maximum; a site without a known area is taken as built to standard."""
+    station's maximum; a site without a known area is taken as built to the station minimum
+    (as the after-evaluation builds it)."""
     st = std.levels[schema.STATION]
     per100 = st.min_m2_per_100_households
-    with np.errstate(invalid="ignore"):
-        by_area = area / per100 * 100.0 * PERSONS_PER_HOUSEHOLD if per100 > 0 else np.inf
-    cap = np.where(np.isfinite(area), np.minimum(by_area, st.max_population), st.max_population)
-    return np.asarray(cap, dtype=float)
+    area = np.where(np.isfinite(area), area, st.min_floor_area_m2)
+    by_area = area / per100 * 100.0 * PERSONS_PER_HOUSEHOLD if per100 > 0 else np.inf
+    return np.asarray(np.minimum(by_area, st.max_population), dtype=float)
 
 
 def _within(demand: gpd.GeoDataFrame, radius: float) -> float:

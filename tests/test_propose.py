@@ -134,6 +134,8 @@ def test_capacity_limits_a_small_candidate(district):
     # community it reaches (rows are served whole), so X3 (4,000) wins with capacities
     res = _run(district, model="mclp", p=1, capacity=True)
     assert res.stations["id"].tolist() == ["X3"]
+    # X3's area is unknown: a station at the 1,000 m2 minimum, 1,000 / 30 x 100 x 2.62
+    assert res.stations["capacity_residents"].tolist() == [8733.0]
     assert res.summary["objective"] == pytest.approx(4000.0)
     assert res.summary["capacity"] is True
 
@@ -170,6 +172,11 @@ def test_capacity_infeasible_names_the_settings(district):
     ) as e:
         _run(district, cands.iloc[[1]], radius=600.0, model="lscp", capacity=True)
     assert "drop --capacity" in str(e.value)
+    # X1 alone at 100 m2 (873 residents): C3 is beyond its reach (not a model row), C2 is
+    # within it but too large, so only C2 is named
+    x1 = cands.iloc[[0]].assign(floor_area_m2=100.0)
+    with pytest.raises(InputError, match=r"3,000 residents \(communities C2\) need more room"):
+        _run(district, x1, radius=600.0, model="lscp", capacity=True)
 
 
 def test_no_answer_in_time_asks_for_more_time(district, monkeypatch):

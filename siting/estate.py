@@ -25,8 +25,11 @@ are reported by the file and feature they come from.
 
 The suggestion is not moved away from existing stations: when an existing station (or higher)
 lies within :data:`NEARBY_SITE_M` walking of it, the check says so, with the station's id and
-floor area, and advises building the estate's space together with it (enlarging it when below
-the standard, 多社区一中心) or choosing another location.
+floor area (below the standard, meeting it, or unknown - then the user is asked to check it),
+and advises building the estate's space together with it (多社区一中心) or choosing another
+location. A station shared with the estate needs the estate's required area on top of its own:
+``max(current + required, the station level's minimum)`` - the developer's 配建 obligation does
+not shrink by sharing, and the existing community keeps the space it has.
 """
 
 from __future__ import annotations
@@ -115,8 +118,11 @@ class EstateCheck:
     ``passed`` is None when no site was proposed (there is only a suggestion); ``reasons`` and
     ``reasons_en`` list every failed rule; ``notes`` explain the figures. ``nearby_sites`` are
     the existing stations (or higher) within :data:`NEARBY_SITE_M` walking of the suggestion
-    (``id, level, floor_area_m2, min_floor_area_m2, below_standard, walk_m``), and ``advice`` /
-    ``advice_en`` say what to do about each (also in ``notes``).
+    (``id, level, floor_area_m2, min_floor_area_m2, below_standard, shared_floor_area_m2,
+    walk_m``; ``floor_area_m2``, ``below_standard`` and ``shared_floor_area_m2`` are None when the
+    station's floor area is unknown; ``shared_floor_area_m2`` is the area it needs when shared
+    with the estate), and ``advice`` / ``advice_en`` say what to do about each (also in
+    ``notes``).
     """
 
     households: float
@@ -260,7 +266,7 @@ def check_estate(
         raise InputError.one(
             names["proposed_site"],
             "",
-            "",
+            "geometry",
             f"holds {len(proposed_site)} features, expected one proposed site (one point)",
             "keep only the developer's proposed site in the file",
         )
@@ -435,8 +441,7 @@ def _check_in_district(poly: Any, communities: gpd.GeoDataFrame, file: str, wher
     d = float(dist[0])
     if d <= 0:
         return
-    cid = str(communities["id"].iat[int(idx[0])]) if "id" in communities else ""
-    named = f" {cid}" if cid else ""
+    named = f" {_community_label(communities, int(idx[0]))}"
     if d > MAX_OUTSIDE_DISTRICT_M:
         raise InputError.one(
             file,
@@ -453,6 +458,33 @@ def _check_in_district(poly: Any, communities: gpd.GeoDataFrame, file: str, wher
         f"(nearest:{named}); sites of neighbouring districts are not counted - check its "
         "coordinates if it should be inside"
     )
+
+
+def _community_label(communities: gpd.GeoDataFrame, i: int) -> str:
+    """The ``i``-th community (by position) as the user knows it: its id, else its name, else
+    ``"row N"`` (1-based) when both are missing or blank."""
+    for col in ("id", "name"):
+        if col in communities.columns:
+            v = communities[col].iat[i]
+            if not _missing(v) and str(v).strip():
+                return str(v).strip()
+    return f"row {i + 1}"
+
+
+def _missing(value: Any) -> bool:
+    """Whether a scalar cell is empty (None, NaN, NaT, pd.NA)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
+        return False
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float, NaN when it is missing or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _warn_far_from_streets(
@@ -511,42 +543,62 @@ def _nearby(
     for k in order:
         row = existing.iloc[int(d.col[k])]
         level = str(row["level"])
-        area = float(row["floor_area_m2"])
+        area = _number(row.get("floor_area_m2", math.nan))
+        known = math.isfinite(area)
         minimum = float(std.levels[level].min_floor_area_m2)
-        below = bool(math.isfinite(area) and area < minimum)
+        below = bool(area < minimum) if known else None
+        # shared (多社区一中心): the estate's space comes on top of what the station has, and
+        # the shared station must still reach its own level's minimum
+        shared = max(area + required, minimum) if known else None
         dm = float(d.data[k])
+        sid = str(row["id"])
         found.append(
             {
-                "id": str(row["id"]),
+                "id": sid,
                 "level": level,
-                "floor_area_m2": area,
+                "floor_area_m2": area if known else None,
                 "min_floor_area_m2": minimum,
                 "below_standard": below,
+                "shared_floor_area_m2": shared,
                 "walk_m": dm,
             }
         )
-        sid = str(row["id"])
-        if below:
+        head_zh = f"建议位置距现有站点 {sid} 仅 {dm:,.0f} m"
+        head_en = f"the suggested location is {dm:,.0f} m from the existing station {sid}"
+        if shared is None:
             zh.append(
-                f"建议位置距现有站点 {sid} 仅 {dm:,.0f} m，该站 {area:,.0f} m² 低于标准 "
-                f"{minimum:,.0f} m²：宜将配建用房与 {sid} 合设、扩建至不少于 {required:,.0f} m²"
-                "（多社区一中心），或另选位置"
+                f"{head_zh}（面积不详）：请核实该站建筑面积；如将配建用房与 {sid} 合设"
+                f"（多社区一中心），应在其现有面积上增加不少于 {required:,.0f} m²，或另选位置"
             )
             en.append(
-                f"the suggested location is {dm:,.0f} m from the existing station {sid} "
-                f"({area:,.0f} m2, below the {minimum:,.0f} m2 standard): consider building the "
-                f"estate's space together with {sid}, enlarging it to at least {required:,.0f} "
-                "m2 (one center for both communities), or choose another location"
+                f"{head_en} (floor area unknown): check its floor area (floor_area_m2 in the "
+                f"sites file); to build the estate's space together with {sid} (one center for "
+                f"both communities), add at least {required:,.0f} m2 to it, or choose another "
+                "location"
+            )
+        elif below:
+            zh.append(
+                f"{head_zh}，该站 {area:,.0f} m² 低于标准 {minimum:,.0f} m²：宜将配建用房与 {sid} "
+                f"合设，在其现有面积上增加不少于 {required:,.0f} m²（扩建至不少于 "
+                f"{shared:,.0f} m²，多社区一中心），或另选位置"
+            )
+            en.append(
+                f"{head_en} ({area:,.0f} m2, below the {minimum:,.0f} m2 standard): consider "
+                f"building the estate's space together with {sid}, adding at least "
+                f"{required:,.0f} m2 to it (to at least {shared:,.0f} m2, one center for both "
+                "communities), or choose another location"
             )
         else:
             zh.append(
-                f"建议位置距现有站点 {sid} 仅 {dm:,.0f} m（{area:,.0f} m²，已达标）：先核实能否由其"
-                "兼顾本小区（多社区一中心），再决定是否另建"
+                f"{head_zh}（{area:,.0f} m²，已达标）：先核实能否由其兼顾本小区（多社区一中心；"
+                f"合设须在其现有面积上增加不少于 {required:,.0f} m²，至不少于 {shared:,.0f} m²），"
+                "再决定是否另建"
             )
             en.append(
-                f"the suggested location is {dm:,.0f} m from the existing station {sid} "
-                f"({area:,.0f} m2, meets the standard): check whether it can serve the estate "
-                "too (one center for both communities) before building another next to it"
+                f"{head_en} ({area:,.0f} m2, meets the standard): check whether it can serve the "
+                f"estate too (one center for both communities; sharing it means adding at least "
+                f"{required:,.0f} m2 to it, to at least {shared:,.0f} m2) before building another "
+                "next to it"
             )
     return found, zh, en
 

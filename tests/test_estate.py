@@ -227,6 +227,35 @@ def test_estate_just_outside_the_district_warns(net):
         )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [
+        ({}, "row 2"),
+        ({"name": ["北社区", "东社区"]}, "东社区"),
+        ({"id": ["C1", np.nan], "name": ["北社区", "东社区"]}, "东社区"),
+        ({"id": ["C1", "C2"]}, "C2"),
+    ],
+)
+def test_nearest_community_is_named_without_an_id(net, columns, named):
+    # two communities without ids: the estate (x 1300-1500) is 300 m east of the second one
+    comm = gpd.GeoDataFrame(
+        columns,
+        geometry=[shapely.box(0, 2000, 1000, 3000), shapely.box(0, 0, 1000, 1000)],
+        crs=CRS,
+    )
+    near = _estate_at(shapely.box(1300, 200, 1500, 600))
+    with pytest.warns(SitingWarning) as rec:
+        check_estate(
+            near, 2400, sites=_sites(), network=EuclideanNetwork(CRS), communities=comm,
+            files={"estate": "est.geojson"},
+        )  # fmt: skip
+    (msg,) = [str(w.message) for w in rec if "outside the district" in str(w.message)]
+    assert f"(nearest: {named})" in msg and "nan" not in msg
+    far = _estate_at(shapely.box(2500, 200, 2900, 600))
+    with pytest.raises(InputError, match=f"from its nearest community {named};"):
+        check_estate(far, 2400, sites=_sites(), network=EuclideanNetwork(CRS), communities=comm)
+
+
 def test_estate_inside_the_district_is_quiet(net, recwarn):
     _check(net, communities=_district())
     assert not [w for w in recwarn if issubclass(w.category, SitingWarning)]
@@ -241,8 +270,9 @@ def test_proposed_site_must_be_one_feature(net):
     with pytest.raises(InputError) as err:
         _check(net, proposed_site=three, files={"proposed_site": "cand.csv"})
     (p,) = err.value.problems
-    assert p.file == "cand.csv"
+    assert (p.file, p.where, p.field) == ("cand.csv", "", "geometry")
     assert "holds 3 features, expected one proposed site" in p.what
+    assert str(err.value).startswith("cand.csv: geometry: holds 3 features")
 
 
 def test_proposed_site_without_area_names_file_and_feature(net):
@@ -284,8 +314,53 @@ def test_undersized_station_next_to_the_suggestion_is_named(net):
     assert s["floor_area_m2"] == 640.0 and s["min_floor_area_m2"] == 1000.0
     (en,) = res.advice_en
     assert "50 m from the existing station S9 (640 m2, below the 1,000 m2 standard)" in en
-    assert "enlarging it to at least 1,000 m2" in en
+    # sharing it: the estate's 1,000 m2 comes on top of the station's 640 m2
+    assert "adding at least 1,000 m2 to it (to at least 1,640 m2" in en
+    assert "增加不少于 1,000 m²（扩建至不少于 1,640 m²" in res.advice[0]
+    assert s["shared_floor_area_m2"] == 1640.0
     assert "S9" in res.advice[0] and res.advice[0] in res.notes
+
+
+def test_shared_station_needs_the_estate_area_on_top_of_its_own(net):
+    # 5,000 households: 1,500 m2 required (30 m2 per 100 households); S9 has 900 m2 -> 2,400 m2
+    sites = _stations(("S9", 400, 450, 900))
+    res = check_estate(_estate(), 5000, sites=sites, network=net)
+    assert res.nearby_sites[0]["shared_floor_area_m2"] == 2400.0
+    assert "adding at least 1,500 m2 to it (to at least 2,400 m2" in res.advice_en[0]
+    # a station meeting the standard is told the same figures
+    ok = check_estate(_estate(), 2400, sites=_stations(("S9", 400, 450, 1200)), network=net)
+    assert ok.nearby_sites[0]["shared_floor_area_m2"] == 2200.0
+    assert "adding at least 1,000 m2 to it, to at least 2,200 m2" in ok.advice_en[0]
+    assert "增加不少于 1,000 m²，至不少于 2,200 m²" in ok.advice[0]
+
+
+def test_shared_street_center_keeps_its_level_minimum(net):
+    # a street center (1,500 m2 minimum) of 300 m2: 300 + 1,000 = 1,300 < 1,500 -> 1,500 m2
+    sites = _stations(("J1", 400, 450, 300)).assign(level=["street_center"])
+    res = check_estate(_estate(), 2400, sites=sites, network=net)
+    s = res.nearby_sites[0]
+    assert s["min_floor_area_m2"] == 1500.0 and s["below_standard"] is True
+    assert s["shared_floor_area_m2"] == 1500.0
+    assert "adding at least 1,000 m2 to it (to at least 1,500 m2" in res.advice_en[0]
+
+
+def test_station_of_unknown_area_next_to_the_suggestion(net):
+    # S9's floor area is missing: neither "meets" nor "below" the standard, and no nan anywhere
+    sites = _stations(("S9", 400, 450, np.nan))
+    res = check_estate(_estate(), 2400, sites=sites, network=net)
+    s = res.nearby_sites[0]
+    assert s["below_standard"] is None and s["shared_floor_area_m2"] is None
+    (zh,) = res.advice
+    (en,) = res.advice_en
+    assert "floor area unknown" in en and "check its floor area" in en
+    assert "meets the standard" not in en and "below the" not in en
+    assert "面积不详" in zh and "核实" in zh and "已达标" not in zh
+    assert "add at least 1,000 m2 to it" in en
+    text = json.dumps(res.as_dict(), ensure_ascii=False, allow_nan=False, default=str)
+    d = json.loads(text, parse_constant=_no_nan)
+    assert d["nearby_sites"][0]["floor_area_m2"] is None
+    for t in [*res.advice, *res.advice_en, *res.notes, text]:
+        assert "nan" not in t.lower(), t
 
 
 def test_standard_station_next_to_the_suggestion_is_named_as_such(net):

@@ -114,7 +114,7 @@ def test_proposed_site_with_three_points_is_an_error(tmp_path: Path) -> None:
     argv = ["estate", "--proposed-site", str(path), "--roads", "none"]
     code, text = _run([*argv, "--out", str(tmp_path / "o")])
     assert code == 2
-    assert f"error: {path}: holds 3 features, expected one proposed site" in text
+    assert f"error: {path}: geometry: holds 3 features, expected one proposed site" in text
 
 
 def test_proposed_site_without_floor_area_names_file_and_feature(tmp_path: Path) -> None:

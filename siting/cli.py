@@ -534,11 +534,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     res.stations.to_crs(4326).to_file(out / "proposals.geojson", driver="GeoJSON")
     (out / "summary.json").write_text(
-        json.dumps(res.summary, ensure_ascii=False, indent=2), encoding="utf-8"
+        json.dumps(res.summary, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8"
     )
     s = res.summary
     if s["status"] == "optimal":
         status = ("已证明最优", "proven optimal")
+    elif s["gap"] is None:  # no bound known
+        status = (
+            "时限内最好方案,与最优的差距未知",
+            f"best within --time-limit {args.time_limit:g} s, distance to the optimum unknown "
+            "(a longer --time-limit may prove it)",
+        )
     else:
         status = (
             f"时限内最好方案,与最优相差不超过 {s['gap']:.2%}",

@@ -24,6 +24,7 @@ import shapely
 
 from siting import locate, schema
 from siting._errors import InputError
+from siting._rollups import _jsonable
 from siting.candidates import screen
 from siting.estate import PERSONS_PER_HOUSEHOLD
 from siting.standards import Standard, load_standard
@@ -385,4 +386,5 @@ def propose(
             "own floor area (capacity)" if capacity else "built to the station standard"
         ),
     }
-    return Proposal(stations, sol, evaluation, after, summary)
+    # plain JSON values: NaN / inf (a gap with no bound known) as None
+    return Proposal(stations, sol, evaluation, after, _jsonable(summary))

@@ -79,3 +79,25 @@ def test_printed_lines_explain_gap_shortfall_and_unreachable() -> None:
     assert "  20. K19 x [new] +10 residents" in text
     assert "K20" not in text and "... and 5 more (all in proposals.geojson)" in text
     assert "built to the station standard" in text
+
+
+@needs_demo
+def test_unknown_gap_is_said_and_json_stays_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import siting.locate as locate
+
+    real = locate.mclp
+
+    def no_bound(*args, **kwargs):  # an answer without a proven bound
+        return dataclasses.replace(real(*args, **kwargs), status="feasible", gap=float("inf"))
+
+    monkeypatch.setattr(locate, "mclp", no_bound)
+    out = tmp_path / "p"
+    assert main(["propose", "--p", "2", "--candidates", "auto", "--out", str(out)]) == 0
+    text = (out / "summary.json").read_text(encoding="utf-8")
+    s = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert s["status"] == "feasible" and s["gap"] is None
+    assert "distance to the optimum unknown" in capsys.readouterr().out

@@ -192,6 +192,10 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "New stations are evaluated as built to the station standard",
     ),
     "status_optimal": ("已证明为最优方案", "Proven optimal"),
+    "status_unknown_gap": (
+        "时限内的最好方案,与最优方案的差距未知(可延长计算时限)",
+        "Best answer within the time limit; its distance to the optimum is unknown",
+    ),
     "status_feasible": (
         "时限内的最好方案,与最优方案相差不超过 {gap}",
         "Best answer within the time limit, at most {gap} from the optimum",

@@ -1,5 +1,7 @@
 """选址建议 Proposals: where new stations cover the most residents, before and after."""
 
+import math
+
 import streamlit as st
 
 from siting._errors import InputError
@@ -7,6 +9,17 @@ from siting.ui import common
 from siting.ui.i18n import t
 
 st.title(t("page_proposals"))
+
+
+def _verdict(sol) -> str:  # type: ignore[no-untyped-def]
+    """Proven optimal, or how far from the optimum the answer may be (unknown without a bound)."""
+    if sol.status == "optimal":
+        return t("status_optimal")
+    if not math.isfinite(sol.gap):
+        return t("status_unknown_gap")
+    return t("status_feasible", gap=f"{100 * sol.gap:.2f}%")
+
+
 c = common.cfg()
 ctx = common.context_or_stop()
 
@@ -83,11 +96,7 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
             common.problem_table(err)
             st.stop()
         sol = result.solution
-        verdict = (
-            t("status_optimal")
-            if sol.status == "optimal"
-            else t("status_feasible", gap=f"{100 * sol.gap:.2f}%")
-        )
+        verdict = _verdict(sol)
         status.update(label=f"{t('solved')}: {verdict}", state="complete")
     st.session_state["proposal"] = (params, result)
 
@@ -109,10 +118,7 @@ if result is not None:
     )
     cols[3].metric(t("proposed"), len(result.stations))
     sol = result.solution
-    if sol.status == "optimal":
-        st.caption(t("status_optimal"))
-    else:
-        st.caption(t("status_feasible", gap=f"{100 * sol.gap:.2f}%"))
+    st.caption(_verdict(sol))
     s = result.summary
     st.caption(
         t(

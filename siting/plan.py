@@ -46,6 +46,7 @@ import contextlib
 import itertools
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,11 @@ from siting._errors import InputError
 from siting.standards import Standard, load_standard
 
 logger = logging.getLogger(__name__)
+
+#: Held while file descriptor 1 is redirected (:func:`_milp`): fd 1 belongs to the whole
+#: process, and two solves redirecting it at once (the app runs one per session thread) could
+#: leave it pointing at the other's deleted temporary file.
+_FD1_LOCK = threading.Lock()
 
 __all__ = [
     "PLAN_LABELS_ZH",
@@ -707,7 +713,8 @@ def _milp(*args: Any, **kwargs: Any) -> Any:
     option silences. stdout (file descriptor 1) is sent to a temporary file during the solve;
     afterwards the HiGHS debug lines are logged at debug level and anything else (another
     thread's output, a real message) is written back to stdout unchanged. Solver failures are
-    reported by the result's status, as before.
+    reported by the result's status, as before. Solves in several threads take turns
+    (``_FD1_LOCK``): fd 1 is shared by the whole process.
     """
     import os
     import sys
@@ -717,7 +724,7 @@ def _milp(*args: Any, **kwargs: Any) -> Any:
         os.fstat(1)
     except OSError:  # no fd 1 at all: nothing to keep clean
         return milp(*args, **kwargs)
-    with tempfile.TemporaryFile() as tmp:
+    with _FD1_LOCK, tempfile.TemporaryFile() as tmp:
         with contextlib.suppress(AttributeError, ValueError, OSError):
             sys.stdout.flush()
         saved = os.dup(1)

@@ -517,6 +517,62 @@ def test_highs_debug_print_kept_off_stdout(monkeypatch, capfd):
     assert out == "before\nsomething else\n"
 
 
+def test_concurrent_solves_leave_stdout_where_it_was(monkeypatch, capfd):
+    """Two threads solving at once (the app: one per session). Without a lock the second
+    saves fd 1 while it points at the first's temporary file and restores it last, leaving
+    stdout on a deleted file. The second fake solve starts while the first is under way and
+    returns only once fd 1 is back on its target (or after 2 s: with the lock it runs after
+    the first has finished, and the first waits 2 s for it in vain)."""
+    import os
+    import threading
+
+    import siting.plan as plan_mod
+
+    def ident(fd: int) -> tuple[int, int]:
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ino
+
+    original = ident(1)
+    first_in, second_in = threading.Event(), threading.Event()
+
+    def fake(which: str) -> str:
+        os.write(1, f"HighsMipSolverData::{which}\nout {which}\n".encode())
+        if which == "first":
+            first_in.set()
+            second_in.wait(2.0)
+        else:
+            second_in.set()
+            for _ in range(200):  # until the first has put fd 1 back
+                if ident(1) == original:
+                    break
+                threading.Event().wait(0.01)
+        return which
+
+    monkeypatch.setattr(plan_mod, "milp", fake)
+    results: dict[str, str] = {}
+
+    def run(which: str) -> None:
+        results[which] = plan_mod._milp(which)
+
+    keep = os.dup(1)
+    try:
+        t1 = threading.Thread(target=run, args=("first",))
+        t1.start()
+        assert first_in.wait(5.0)
+        t2 = threading.Thread(target=run, args=("second",))
+        t2.start()
+        t1.join()
+        t2.join()
+        now = ident(1)
+    finally:
+        os.dup2(keep, 1)
+        os.close(keep)
+    assert results == {"first": "first", "second": "second"}
+    assert now == original
+    out = capfd.readouterr().out
+    assert sorted(out.splitlines()) == ["out first", "out second"]
+
+
 def test_plan_xlsx_one_header_row_all_translated_with_notes(tmp_path):
     import pandas as pd
 

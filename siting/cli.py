@@ -568,11 +568,20 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
     r = s["radius_m"]
     out = [
         f"{s['model']}: {status}; solved in {s['solve_time_s']:.1f} s",
-        f"coverage (each site's own service radius): {s['coverage_rate_before']:.1%} -> "
-        f"{s['coverage_rate_after']:.1%} ({s['distance_mode']})",
+        "coverage (each site's own service radius"
+        + (", ignoring capacity" if s["capacity"] else "")
+        + f"): {s['coverage_rate_before']:.1%} -> {s['coverage_rate_after']:.1%} "
+        f"({s['distance_mode']})",
         f"within {r:,.0f} m of a station: {s['coverage_rate_within_radius_before']:.1%} -> "
         f"{s['coverage_rate_within_radius_after']:.1%}",
     ]
+    if s.get("coverage_rate_after_within_capacity") is not None:
+        out.append(
+            f"coverage within the new stations' capacity: {s['coverage_rate_before']:.1%} -> "
+            f"{s['coverage_rate_after_within_capacity']:.1%}"
+        )
+    if s.get("mean_walk_m") is not None:
+        out.append(f"average walk to the assigned site: {s['mean_walk_m']:,.0f} m")
     reached = s.get("population_reached_by_model")
     if reached is not None:
         out.append(
@@ -592,6 +601,8 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
         )
     if not s["capacity"]:
         out.append("note: new stations are evaluated as built to the station standard")
+    gain = "within capacity" if s["capacity"] else "newly within each site's radius"
+    out.append(f"new stations, residents gained ({gain}):")
     for row in stations.head(show).itertuples():
         out.append(
             f"  {row.rank}. {row.id} {row.name} [{row.action}] +{row.population_added:,.0f} "

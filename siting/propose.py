@@ -224,6 +224,12 @@ def propose(
         if sol.status in ("optimal", "feasible"):
             model_site[reach] = sol.assignment
         unreachable = float(w[~reach].sum())
+        # walking distance of each demand point to its model site (rows the model assigned)
+        walk = np.full(len(w), np.nan)
+        if sol.status in ("optimal", "feasible"):
+            ok = sol.assignment >= 0
+            r_idx = np.flatnonzero(reach)[ok]
+            walk[r_idx] = np.asarray(cost[r_idx, sol.assignment[ok]]).ravel()
     else:
         # rows: residents not yet within reach of an existing station-or-higher site (the
         # evaluation's coverage, each site with its own radius); columns: the candidates
@@ -348,12 +354,23 @@ def propose(
         served = by_model
         if model != "pmedian":
             added = by_model  # its rows were outside every existing site's reach
+        else:
+            # residents the model gives a new station that were not covered before and are
+            # within the radius of it
+            before = evaluation.demand["covered"].to_numpy(dtype=bool)
+            gain = on & ~before & (walk <= radius)
+            added = np.bincount(model_site[gain], weights=w[gain], minlength=len(cols))[chosen]
         stations = stations.assign(capacity_residents=np.round(cap[chosen]))
     stations = stations.assign(population_added=added, population_served=served)
     stations = stations.sort_values("population_added", ascending=False, ignore_index=True)
     stations.insert(0, "rank", np.arange(1, len(stations) + 1))
 
     b, a = evaluation.summary, after.summary
+    within_cap = None
+    if capacity and b["population_total"]:
+        # the evaluation's "after" counts every resident within a new station's radius; with
+        # capacities only those its floor area can take are served
+        within_cap = (b["population_covered"] + float(np.sum(added))) / b["population_total"]
     summary = {
         "model": model,
         "p": int(p) if model != "lscp" else None,
@@ -383,7 +400,16 @@ def propose(
         "population_unreachable": unreachable,
         "new_stations_asked": int(p) if model != "lscp" else None,
         "new_sites_assumed": (
-            "own floor area (capacity)" if capacity else "built to the station standard"
+            "own floor area, unknown ones at the station minimum (capacity)"
+            if capacity
+            else "built to the station standard"
+        ),
+        "coverage_rate_after_within_capacity": within_cap,
+        # p-median: the average walk of the residents it assigns (existing sites included)
+        "mean_walk_m": (
+            float(np.nansum(w * walk) / w[np.isfinite(walk)].sum())
+            if model == "pmedian" and np.isfinite(walk).any()
+            else None
         ),
     }
     # plain JSON values: NaN / inf (a gap with no bound known) as None

@@ -101,3 +101,29 @@ def test_unknown_gap_is_said_and_json_stays_strict(
     s = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert s["status"] == "feasible" and s["gap"] is None
     assert "distance to the optimum unknown" in capsys.readouterr().out
+
+
+def test_printed_lines_with_capacity_and_walk() -> None:
+    s = {
+        "model": "pmedian",
+        "radius_m": 500.0,
+        "capacity": True,
+        "solve_time_s": 2.0,
+        "coverage_rate_before": 0.5,
+        "coverage_rate_after": 0.7,
+        "distance_mode": "network",
+        "coverage_rate_within_radius_before": 0.5,
+        "coverage_rate_within_radius_after": 0.7,
+        "coverage_rate_after_within_capacity": 0.55,
+        "mean_walk_m": 412.4,
+        "new_stations_asked": 1,
+        "new_stations": 1,
+    }
+    stations = pd.DataFrame(
+        {"rank": [1], "id": ["K1"], "name": "x", "action": "new", "population_added": 873.0}
+    )
+    text = "\n".join(_propose_lines(s, stations, "proven optimal"))
+    assert "coverage (each site's own service radius, ignoring capacity): 50.0% -> 70.0%" in text
+    assert "coverage within the new stations' capacity: 50.0% -> 55.0%" in text
+    assert "average walk to the assigned site: 412 m" in text
+    assert "residents gained (within capacity):\n  1. K1 x [new] +873 residents" in text

@@ -127,6 +127,8 @@ def test_pmedian_keeps_existing_fixed_and_adds_p(district):
     assert res.summary["objective"] == pytest.approx(3000.0 * 1000.0)
     assert 0 in res.solution.selected  # the existing station's column
     assert len(res.solution.selected) == 2
+    # C1 walks 0 m to S, C2 1,000 m to X3 (the grid route), C3 0 m: 3.0 M / 12,000
+    assert res.summary["mean_walk_m"] == pytest.approx(3000.0 * 1000.0 / 12000.0)
 
 
 def test_capacity_limits_a_small_candidate(district):
@@ -209,7 +211,9 @@ def test_capacity_figures_follow_the_model_and_own_floor_area(district):
     assert res.summary["population_reached_by_model"] == pytest.approx(4000.0)
     new = res.after.sites[res.after.sites["site_id"] == "NEW-X2"]
     assert new["floor_area_m2"].tolist() == pytest.approx([600.0])
-    assert res.summary["new_sites_assumed"] == "own floor area (capacity)"
+    assert res.summary["new_sites_assumed"].startswith("own floor area")
+    # before: C1 (5,000 of 12,000); the station takes 4,000 more within its capacity
+    assert res.summary["coverage_rate_after_within_capacity"] == pytest.approx(9000 / 12000)
     # without capacities the same site is taken as built to the 1,000 m2 standard
     plain = propose(ev, net, x2, communities=comm, sites=sites, radius=600.0, model="mclp", p=1)
     assert plain.summary["objective"] == pytest.approx(7000.0)
@@ -262,3 +266,14 @@ def test_candidates_in_water_or_far_away_are_left_out_and_named(district):
         propose(
             ev, net, more.iloc[[3]], communities=comm, sites=sites, radius=600.0, model="mclp", p=1
         )
+
+
+def test_pmedian_capacity_credits_only_what_each_station_takes(district):
+    # X2 (300 m2: 2,620 residents) and X3 (unknown area: 8,733) with S (1,200 m2) fixed; the
+    # model gives C3 to X3 and C2 to S or X3: X2 can take neither whole, so it gains nobody
+    cands = district[3]
+    res = _run(district, cands.iloc[[1, 2]], model="pmedian", p=2, capacity=True)
+    got = dict(zip(res.stations["id"], res.stations["population_added"], strict=True))
+    assert got["X2"] == 0.0
+    assert got["X3"] <= 8733.0
+    assert res.stations["population_served"].max() <= 8733.0

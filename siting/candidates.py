@@ -36,6 +36,7 @@ __all__ = [
     "osm_features",
     "screen",
     "street_nodes",
+    "water_areas",
 ]
 
 CANDIDATE_COLUMNS = ["id", "name", "source", "floor_area_m2", "ground_floor_area_m2", "geometry"]
@@ -232,6 +233,23 @@ def exclude(
     if dropped:
         logger.info("dropped %d candidates outside the district or in water", dropped)
     return candidates[keep].reset_index(drop=True)
+
+
+def water_areas(roads: str | Path | None, crs: Any, *, demo: bool = False) -> gpd.GeoSeries:
+    """Water polygons known for a district, in ``crs``: the water areas of the OSM roads file
+    (none for GraphML) and, for the bundled demo, its ``water.geojson``."""
+    parts = []
+    if roads is not None and Path(roads).suffix.lower() != ".graphml":
+        parts.append(osm_features(roads, crs=crs)[1])
+    if demo:
+        from siting.pipeline import demo_paths
+
+        path = demo_paths()["water"]
+        if path.exists():
+            parts.append(gpd.read_file(path).to_crs(crs).geometry)
+    if not parts:
+        return gpd.GeoSeries([], crs=crs)
+    return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=crs)
 
 
 def screen(

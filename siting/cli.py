@@ -475,7 +475,7 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.candidates import auto_candidates, osm_features
+    from siting.candidates import auto_candidates, water_areas
     from siting.maps import proposals_map, save_map
     from siting.pipeline import demo_paths, evaluate_inputs
     from siting.propose import propose
@@ -509,8 +509,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
         cands = io.load_candidates(
             args.candidates, coords=args.coords, crs=args.crs, communities=inputs.communities
         )
-        if inputs.roads is not None and Path(inputs.roads).suffix.lower() != ".graphml":
-            water = osm_features(inputs.roads, crs=inputs.communities.crs)[1]
+        water = water_areas(inputs.roads, inputs.communities.crs, demo=inputs.is_demo)
     _progress(
         f"solving {args.model} over {len(ev.demand):,} demand points x "
         f"{len(cands):,} candidates ..."

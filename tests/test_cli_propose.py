@@ -127,3 +127,37 @@ def test_printed_lines_with_capacity_and_walk() -> None:
     assert "coverage within the new stations' capacity: 50.0% -> 55.0%" in text
     assert "average walk to the assigned site: 412 m" in text
     assert "residents gained (within capacity):\n  1. K1 x [new] +873 residents" in text
+
+
+@needs_demo
+def test_own_candidate_in_the_demo_river_is_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shapely
+
+    from siting.candidates import water_areas
+
+    comm = gpd.read_file(DEMO["communities"])
+    crs = comm.estimate_utm_crs()
+    comm = comm.to_crs(crs)
+    water = water_areas(None, crs, demo=True)
+    assert len(water) > 0  # the demo's river
+    near = shapely.intersection(
+        shapely.union_all(water.values), shapely.union_all(comm.geometry.values).buffer(150)
+    )
+    wet = gpd.GeoSeries([near.representative_point()], crs=crs).to_crs(4326)
+    demo = gpd.read_file(DEMO["candidates"]).to_crs(4326).head(4)
+    rows = pd.DataFrame(
+        {
+            "id": [*demo["id"], "W1"],
+            "name": [*demo["name"], "河中"],
+            "lon": [*demo.geometry.x, wet.x.iat[0]],
+            "lat": [*demo.geometry.y, wet.y.iat[0]],
+        }
+    )
+    path = tmp_path / "vacant.csv"
+    rows.to_csv(path, index=False)
+    out = tmp_path / "p"
+    assert main(["propose", "--p", "1", "--candidates", str(path), "--out", str(out)]) == 0
+    assert "in water (W1)" in capsys.readouterr().err
+    assert "W1" not in set(gpd.read_file(out / "proposals.geojson")["id"])

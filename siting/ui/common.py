@@ -607,6 +607,19 @@ def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
     return gdf, t("cand_grid")
 
 
+def water(ctx: Context) -> Any:
+    """Water polygons of the district (OSM roads file, the demo's water layer), cached."""
+    return _water(ctx.key, ctx)
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def _water(key: str, _ctx: Context) -> Any:
+    from siting.candidates import water_areas
+
+    inputs = _ctx.inputs
+    return water_areas(inputs.roads, inputs.communities.crs, demo=inputs.is_demo)
+
+
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def _auto_candidates(key: str, _ctx: Context) -> Any:
     from siting.candidates import auto_candidates

@@ -87,6 +87,7 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
                     radius=float(radius),
                     capacity=bool(use_capacity),
                     candidates_label=cand_label,
+                    water=common.water(ctx),
                     standard=ctx.standard,
                 )
             )

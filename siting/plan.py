@@ -780,8 +780,11 @@ def _scheduled_rows(sites, pre, pre_year, pre_cost, pre_opt, start) -> pd.DataFr
     detail = []
     for i, c in zip(idx, cal, strict=True):
         o = pre_opt[i] or {}
-        how = str(o.get("detail", ""))
-        detail.append(f"数据中已排期 {c} 年；费用按{how}估算 scheduled in the site data")
+        zh, en = f"数据中已排期 {c} 年", f"scheduled in the site data for {c}"
+        if o:
+            detail.append(f"{zh}；费用按{o['detail']}估算 / {en}; cost estimated as {_en(o)}")
+        else:
+            detail.append(f"{zh}；费用未能估算 / {en}; cost not estimated")
     return pd.DataFrame(
         {
             "year": pre_year[idx],
@@ -801,6 +804,17 @@ def _scheduled_rows(sites, pre, pre_year, pre_cost, pre_opt, start) -> pd.DataFr
             "reasons_now": s["reasons"].to_numpy(),
         }
     )
+
+
+def _en(o: dict[str, Any]) -> str:
+    """English for the cost method of a scheduled upgrade (the option's ``detail`` is Chinese):
+    an enlargement in place or a new building (no candidates, communities or split there)."""
+    m2 = float(o["added_m2"])
+    if o["action"] == "enlarge":
+        return f"enlarging in place +{m2:,.0f} m² (ground floor)"
+    if o["action"] == "new":
+        return f"a new building of {m2:,.0f} m²"
+    return str(o["action"])
 
 
 def _budget_needed(c_cost, integrality, bounds, rows_a, lb, ub, budgets, n_years, time_limit):

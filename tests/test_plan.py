@@ -407,7 +407,10 @@ def test_scheduled_upgrade_is_listed_costed_and_counted():
     c = a[a["site_id"] == "C"].iloc[0]
     assert c["action_zh"] == "已排期" and c["calendar_year"] == 2026
     assert c["cost_yuan"] == pytest.approx(1.2 * M) and c["added_m2"] == pytest.approx(200)
-    assert "已排期 2026" in c["detail"] and "+200 m²" in c["detail"]
+    assert c["detail"] == (
+        "数据中已排期 2026 年；费用按原址扩建 +200 m²（一层）估算 / scheduled in the site data "
+        "for 2026; cost estimated as enlarging in place +200 m² (ground floor)"
+    )
     assert plan.years["cost_yuan"].tolist() == pytest.approx([1.8 * M, 1.2 * M, 0.6 * M])
     assert plan.years["scheduled_cost_yuan"].tolist() == pytest.approx([0, 1.2 * M, 0])
     assert plan.years["upgrades"].tolist() == [1, 1, 1]
@@ -417,6 +420,20 @@ def test_scheduled_upgrade_is_listed_costed_and_counted():
     s = plan.summary()
     assert s["scheduled_cost_yuan"] == pytest.approx(1.2 * M) and s["actions_scheduled"] == 1
     assert any("已排期" in n and "1,200,000" in n and "Already scheduled" in n for n in plan.notes)
+
+
+def test_scheduled_rebuild_detail_names_the_method_in_both_languages():
+    """E (400 m2) cannot grow to 1,000 m2 in place: its scheduled upgrade is costed as a new
+    1,000 m2 building, 8.0 M, and both languages say so."""
+    ev = _base()
+    ev.sites.loc[ev.sites["site_id"] == "E", "upgrade_year"] = 2025
+    plan = plan_upgrades(ev, targets=(0.4,), start_year=2025)
+    e = plan.actions[plan.actions["site_id"] == "E"].iloc[0]
+    assert e["cost_yuan"] == pytest.approx(8 * M)
+    assert e["detail"] == (
+        "数据中已排期 2025 年；费用按新建 1,000 m²估算 / scheduled in the site data for 2025; "
+        "cost estimated as a new building of 1,000 m²"
+    )
 
 
 def test_scheduled_upgrade_takes_its_share_of_the_budget():

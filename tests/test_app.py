@@ -137,7 +137,7 @@ def test_compliance_page(app, direct) -> None:
 
 
 @needs_demo
-def test_compliance_page_upgrade_plan(app) -> None:
+def test_compliance_page_upgrade_plan(app, direct) -> None:
     app.switch_page("page_compliance.py").run()
     assert not app.exception, [e.value for e in app.exception]
     next(b for b in app.button if b.label == "计算提升计划").click().run()
@@ -150,6 +150,15 @@ def test_compliance_page_upgrade_plan(app) -> None:
         assert zh in shown and en not in shown  # one language, the current one
     years = next(d.value for d in app.dataframe if "target_rate" in d.value.columns)
     assert years["met"].all() and len(years) == 3
+    # the same plan as `siting plan` on the demo (its vacant buildings as move targets)
+    from siting import io, pipeline
+    from siting.plan import plan_upgrades
+
+    _, network, ev = direct
+    comm = pipeline.load_inputs().communities
+    cands = io.load_candidates(pipeline.demo_paths()["candidates"], communities=comm)
+    cli = plan_upgrades(ev, communities=comm, candidates=cands, network=network)
+    assert plan.total_cost_yuan == pytest.approx(cli.total_cost_yuan)
 
 
 @needs_demo

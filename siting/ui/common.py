@@ -631,9 +631,12 @@ def upgrade_plan(ctx: Context) -> Any:
     """The three-year upgrade plan (:func:`siting.plan.plan_upgrades`) of the evaluation."""
     from siting.plan import plan_upgrades
 
+    # as `siting plan`: the demo's vacant buildings are the buildings a site may move into
+    cands = candidates(ctx)[0] if ctx.inputs.is_demo else None
     return plan_upgrades(
         ctx.evaluation,
         communities=ctx.inputs.communities,
+        candidates=cands,
         network=ctx.network,
         standard=ctx.standard,
     )

@@ -459,7 +459,7 @@ def load_estate(
     if n > 1:
         problems.add(
             "",
-            "",
+            "geometry",
             f"holds {n} features, expected one estate polygon",
             "keep only the estate's boundary (merge its parts into one feature)",
         )

@@ -223,7 +223,7 @@ def test_estate_and_candidates(communities_lonlat):
     assert out["id"][0] == "C1" and out["population"][0] == 3000
     bare = gpd.GeoDataFrame(geometry=[box(121.4, 31.2, 121.41, 31.21)], crs=4326)
     assert sio.load_estate(bare)["id"][0] == "estate"
-    with pytest.raises(InputError, match="holds 3 features, expected one estate polygon"):
+    with pytest.raises(InputError, match="geometry: holds 3 features, expected one estate polygon"):
         sio.load_estate(communities_lonlat)
     cands = pd.DataFrame({"编号": ["K1", "K2"], "来源": ["vacant", ""], "面积": [800, None], "lon": [121.405, 121.41],
                           "lat": [31.205, 31.2]})  # fmt: skip

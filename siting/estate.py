@@ -48,6 +48,7 @@ import shapely
 
 from siting import schema, settings
 from siting._errors import InputError, warn
+from siting._rollups import _jsonable
 from siting.demand import demand_points
 from siting.standards import Standard, load_standard
 
@@ -79,17 +80,6 @@ def lonlat_text(lon: float, lat: float) -> str:
     ew = "E" if lon >= 0 else "W"
     ns = "N" if lat >= 0 else "S"
     return f"{abs(lon):.6f}{ew} {abs(lat):.6f}{ns}"
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities as None (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating) and not math.isfinite(value):
-        return None
-    return value
 
 
 @contextmanager
@@ -172,7 +162,7 @@ class EstateCheck:
             "advice": self.advice,
             "advice_en": self.advice_en,
         }
-        return dict(_json_safe(out))
+        return dict(_jsonable(out))  # strict JSON: NaN and infinities as None
 
 
 def _street_distance(network: Any, pts: np.ndarray) -> np.ndarray:

@@ -615,7 +615,7 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
 def cmd_plan(args: argparse.Namespace) -> int:
     from siting import io
     from siting.pipeline import demo_paths, evaluate_inputs
-    from siting.plan import PlanCosts, plan_chart, plan_upgrades, write_plan_xlsx
+    from siting.plan import PlanCosts, check_budget, plan_chart, plan_upgrades, write_plan_xlsx
 
     targets = _floats(args.targets, "--targets")
     if targets is not None and len(targets) != args.years:
@@ -634,18 +634,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"--years {args.years} needs its own targets",
             "give one target per year with --targets",
         )
-    budget = _floats(args.budget, "--budget")
     n_years = len(targets) if targets is not None else args.years
-    if budget is not None and (
-        len(budget) not in (1, n_years) or any(not b >= 0 for b in budget)
-    ):  # checked before the evaluation (seconds) rather than after it
-        raise InputError.one(
-            "",
-            "",
-            "--budget",
-            f"budget {budget} must be one total or one non-negative figure per year ({n_years})",
-            "give e.g. --budget 50000000 (one total) or --budget 2e7,2e7,1e7 (one per year)",
-        )
+    # checked before the evaluation (seconds) rather than after it
+    budget = check_budget(_floats(args.budget, "--budget"), n_years)
     inputs, network = _load(args)
     ev = evaluate_inputs(
         inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing

@@ -73,6 +73,7 @@ __all__ = [
     "PLAN_LABELS_ZH",
     "Plan",
     "PlanCosts",
+    "check_budget",
     "default_start_year",
     "plan_chart",
     "plan_upgrades",
@@ -457,6 +458,29 @@ def _merge_options(sites, todo, communities, std, costs, ids, network) -> list[d
     return rows
 
 
+def check_budget(budget: float | list[float] | None, n_years: int) -> list[float] | None:
+    """The budget as a list of floats: one total, or one figure per year.
+
+    Raises
+    ------
+    InputError
+        A figure that is negative or not finite, or a list whose length is neither 1 nor
+        ``n_years``.
+    """
+    if budget is None:
+        return None
+    b = [float(x) for x in np.atleast_1d(np.asarray(budget, dtype=float))]
+    if not b or any(not (math.isfinite(x) and x >= 0) for x in b) or len(b) not in (1, n_years):
+        raise InputError.one(
+            "",
+            "",
+            "--budget",
+            f"budget {b} must be one total or one non-negative figure per year ({n_years})",
+            "give e.g. --budget 50000000 (one total) or --budget 2e7,2e7,1e7 (one per year)",
+        )
+    return b
+
+
 def plan_upgrades(
     evaluation: Any,
     *,
@@ -522,19 +546,7 @@ def plan_upgrades(
             "give e.g. --targets 0.6,0.8,1.0",
         )
     n_years = len(tg)
-    if budget is None:
-        budgets = None
-    else:
-        b = [float(x) for x in np.atleast_1d(np.asarray(budget, dtype=float))]
-        if any(x < 0 or math.isnan(x) for x in b) or len(b) not in (1, n_years):
-            raise InputError.one(
-                "",
-                "",
-                "--budget",
-                f"budget {b} must be one total or one non-negative figure per year ({n_years})",
-                "give e.g. --budget 5000000 or --budget 2e6,2e6,1e6",
-            )
-        budgets = b
+    budgets = check_budget(budget, n_years)
     start = default_start_year() if start_year is None else int(start_year)
 
     sites = evaluation.sites

@@ -301,6 +301,8 @@ def test_residents_first_among_equal_cost():
         ({"budget": -5.0}, "non-negative"),
         ({"budget": [1e6, 1e6]}, "figure per year"),
         ({"budget": float("nan")}, "budget"),
+        ({"budget": float("inf")}, "non-negative figure"),
+        ({"budget": [1e6, float("inf"), 1e6]}, "non-negative figure"),
     ],
 )
 def test_bad_targets_and_budget(kw, match):

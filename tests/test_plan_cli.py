@@ -69,3 +69,18 @@ def test_plan_option_messages(argv, message, not_in, capsys) -> None:
     assert main([*argv, "--roads", "none"]) == 2
     err = capsys.readouterr().err
     assert message in err and not_in not in err
+
+
+@pytest.mark.parametrize("budget", ["inf", "1e7,-1,1e7", "nan", "1e7,1e7"])
+def test_plan_budget_checked_before_loading(budget, monkeypatch, capsys) -> None:
+    """The CLI checks --budget with plan.check_budget (the same check as plan_upgrades) before
+    loading and evaluating the data."""
+    import siting.cli as cli
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("data loaded before the budget was checked")
+
+    monkeypatch.setattr(cli, "_load", no_load)
+    assert main(["plan", "--budget", budget]) == 2
+    err = capsys.readouterr().err
+    assert "one total or one non-negative figure per year (3)" in err

@@ -214,6 +214,14 @@ def osm_features(path: str | Path, *, crs: Any) -> tuple[gpd.GeoDataFrame, gpd.G
     return cands, water_s
 
 
+def _in_water(geom: Any, water: gpd.GeoSeries | None) -> np.ndarray:
+    """Per point, whether it lies within one of the ``water`` polygons (same CRS)."""
+    wet = np.zeros(len(geom), dtype=bool)
+    if water is not None and len(water):
+        wet[np.unique(shapely.STRtree(water.values).query(geom, predicate="within")[0])] = True
+    return wet
+
+
 def exclude(
     candidates: gpd.GeoDataFrame,
     *,
@@ -225,10 +233,7 @@ def exclude(
     geom = candidates.geometry.values
     if district is not None:
         keep &= shapely.covers(district, geom)
-    if water is not None and len(water):
-        tree = shapely.STRtree(water.values)
-        inside = tree.query(geom, predicate="within")
-        keep[np.unique(inside[0])] = False
+    keep &= ~_in_water(geom, water)
     dropped = int((~keep).sum())
     if dropped:
         logger.info("dropped %d candidates outside the district or in water", dropped)
@@ -277,11 +282,7 @@ def screen(
     district = shapely.union_all(communities.to_crs(candidates.crs).geometry.values)
     dist = shapely.distance(district, geom)
     outside = dist > tolerance_m
-    wet = np.zeros(len(candidates), dtype=bool)
-    if water is not None and len(water):
-        tree = shapely.STRtree(water.to_crs(candidates.crs).values)
-        wet[np.unique(tree.query(geom, predicate="within")[0])] = True
-    wet &= ~outside
+    wet = _in_water(geom, None if water is None else water.to_crs(candidates.crs)) & ~outside
     if not (outside.any() or wet.any()):
         return candidates
     ids = candidates["id"].astype(str).to_numpy()

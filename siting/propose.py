@@ -288,6 +288,16 @@ def propose(
         )
 
     chosen = np.setdiff1d(sol.selected, fixed)
+    if model == "mclp":
+        # a selected site serving none of the rows adds nobody (the others cover its rows, or
+        # it reaches none): a station a department would not build
+        used = np.zeros(len(cols), dtype=bool)
+        used[model_site[model_site >= 0]] = True
+        if not used[chosen].all():
+            logger.info(
+                "MCLP: %d selected sites serve nobody, left out", int((~used[chosen]).sum())
+            )
+            chosen = chosen[used[chosen]]
     picked = cols.iloc[chosen].reset_index(drop=True)
     stations = gpd.GeoDataFrame(picked, geometry=list(geoms[chosen]), crs=ev_sites.crs)
 

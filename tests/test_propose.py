@@ -277,3 +277,26 @@ def test_pmedian_capacity_credits_only_what_each_station_takes(district):
     assert got["X2"] == 0.0
     assert got["X3"] <= 8733.0
     assert res.stations["population_served"].max() <= 8733.0
+
+
+def test_mclp_leaves_out_stations_that_add_nobody(district, monkeypatch):
+    # three stations allowed, but X2 alone reaches both uncovered communities; the model's
+    # answer is made to open all three (as a solver filling p may), serving the rows from X2
+    import dataclasses
+
+    import siting.locate as locate
+
+    real = locate.mclp
+
+    def all_open(*args, **kwargs):
+        sol = real(*args, **kwargs)
+        assert sol.selected.tolist() == [1] and set(sol.assignment) == {1}
+        return dataclasses.replace(sol, selected=np.array([0, 1, 2]))
+
+    monkeypatch.setattr(locate, "mclp", all_open)
+    res = _run(district, model="mclp", p=3)
+    assert res.stations["id"].tolist() == ["X2"]
+    assert res.summary["objective"] == pytest.approx(7000.0)
+    assert len(res.stations) < 3 and (res.stations["population_added"] > 0).all()
+    assert res.summary["new_stations"] == len(res.stations)
+    assert res.summary["new_stations_asked"] == 3

@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from siting import settings
+from siting._errors import warn
 
 __all__ = ["DEMAND_COLUMNS", "demand_points"]
 
@@ -40,6 +41,10 @@ def _representative(geoms: np.ndarray) -> np.ndarray:
         cent = cent.copy()
         cent[~inside] = shapely.point_on_surface(geoms[~inside])
     return cent
+
+
+#: A grid with more points than this gets a warning (slow, memory-hungry).
+LARGE_GRID_POINTS = 300_000
 
 
 def demand_points(
@@ -106,6 +111,12 @@ def demand_points(
         if not spacing > 0:
             raise ValueError(f"spacing must be > 0, not {spacing}")
         owner, pts = _grid(geoms, float(spacing), max_points)
+        if len(owner) > LARGE_GRID_POINTS:
+            warn(
+                f"--spacing {spacing:g} m gives {len(owner):,} demand points: the evaluation "
+                "and proposals will be slow and need several GB of memory; 50-100 m is "
+                "usually fine enough (give --spacing 100)"
+            )
     counts = np.bincount(owner, minlength=len(geoms)).astype(np.float64)
     data = {"community_id": ids[owner]}
     for k in _WEIGHTS:

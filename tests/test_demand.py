@@ -100,3 +100,19 @@ def test_totals_preserved_and_points_inside(boxes, pops, spacing, method) -> Non
     # the grid gives each point of a community the same share (proportional to area)
     shares = d.groupby("community_id")["population"].agg(["min", "max"])
     np.testing.assert_allclose(shares["min"], shares["max"], rtol=1e-12)
+
+
+def test_very_fine_grid_warns(monkeypatch):
+    import shapely as _shp
+
+    from siting import SitingWarning, demand
+
+    monkeypatch.setattr(demand, "LARGE_GRID_POINTS", 50)
+    c = gpd.GeoDataFrame(
+        {"id": ["A"], "population": [100.0], "households": [40.0], "party_members": [5.0]},
+        geometry=[_shp.box(0, 0, 100, 100)],
+        crs="EPSG:32651",
+    )
+    with pytest.warns(SitingWarning, match=r"--spacing 10 m gives 100 demand points"):
+        pts = demand.demand_points(c, spacing=10)
+    assert len(pts) == 100

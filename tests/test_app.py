@@ -202,6 +202,8 @@ def test_proposals_page_capacity_and_status(app) -> None:
         f"{100 * s['coverage_rate_within_radius_after']:.1f}%" in shown
     )
     assert "新站按标准站(建筑面积不低于标准)评价" not in shown  # own floor areas here
+    within = 100 * s["coverage_rate_after_within_capacity"]
+    assert any(c.startswith("按面积容量可服务的覆盖率:") and f"→ {within:.1f}%" in c for c in shown)
     box.uncheck().run()
 
 

@@ -191,6 +191,14 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "新站按标准站(建筑面积不低于标准)评价",
         "New stations are evaluated as built to the station standard",
     ),
+    "mean_walk": (
+        "居民到所分配站点的平均步行距离:{m} 米",
+        "Average walk to the assigned site: {m} m",
+    ),
+    "within_capacity": (
+        "按面积容量可服务的覆盖率:{b} → {a}(上方覆盖率未计容量)",
+        "Coverage within the stations' capacity: {b} → {a} (the figures above ignore capacity)",
+    ),
     "status_optimal": ("已证明为最优方案", "Proven optimal"),
     "status_unknown_gap": (
         "时限内的最好方案,与最优方案的差距未知(可延长计算时限)",

@@ -129,6 +129,16 @@ if result is not None:
             a=common.pct(s["coverage_rate_within_radius_after"]),
         )
     )
+    if s.get("coverage_rate_after_within_capacity") is not None:
+        st.caption(
+            t(
+                "within_capacity",
+                b=common.pct(s["coverage_rate_before"]),
+                a=common.pct(s["coverage_rate_after_within_capacity"]),
+            )
+        )
+    if s.get("mean_walk_m") is not None:
+        st.caption(t("mean_walk", m=f"{s['mean_walk_m']:,.0f}"))
     if s.get("population_unreachable"):
         st.caption(t("unreachable_note", n=f"{s['population_unreachable']:,.0f}", r=radius))
     if s.get("new_stations_asked") and s["new_stations"] < s["new_stations_asked"]:

@@ -668,7 +668,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     write_plan_xlsx(plan, out / "plan.xlsx")
     plan_chart(plan, out / "plan.png", baseline=ev.summary.get("compliance_rate"))
     (out / "summary.json").write_text(
-        json.dumps(plan.summary(), ensure_ascii=False, indent=2, default=float), encoding="utf-8"
+        json.dumps(plan.summary(), ensure_ascii=False, indent=2, default=float, allow_nan=False),
+        encoding="utf-8",
     )
     for r in plan.years.itertuples():
         flag = "met" if r.met else f"NOT met ({r.sites_short} sites short)"

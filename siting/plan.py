@@ -161,6 +161,9 @@ class Plan:
     one total), ``budget_left_yuan`` (one total: what is left of it at the end of the year;
     per year: that year's budget less its cost), ``sites_short``.
     ``options``: every option considered (for explaining why one was chosen).
+    ``budget_needed_yuan``: cost of meeting every target; ``inf`` if no plan meets them at any
+    cost (proven), ``nan`` if not known (solver time limit); ``None`` in :meth:`summary` for
+    both, with ``targets_reachable`` False or None.
     """
 
     actions: pd.DataFrame
@@ -176,9 +179,12 @@ class Plan:
 
     @property
     def budget_shortfall_yuan(self) -> float:
-        """Budget needed for every target less the budget given (0 if enough or no budget)."""
-        if self.budget_total_yuan is None or not math.isfinite(self.budget_needed_yuan):
+        """Budget needed for every target less the budget given (0 if enough or no budget;
+        nan if no budget meets every target or the budget needed is not known)."""
+        if self.budget_total_yuan is None:
             return 0.0
+        if not math.isfinite(self.budget_needed_yuan):
+            return math.nan
         return max(self.budget_needed_yuan - self.budget_total_yuan, 0.0)
 
     def notes_table(self) -> pd.DataFrame:
@@ -208,7 +214,11 @@ class Plan:
                 "budget_needed_yuan",
                 "达成全部目标所需(元)",
                 "needed to meet every target (yuan)",
-                sm["budget_needed_yuan"],
+                {
+                    True: sm["budget_needed_yuan"],
+                    False: "任何预算都无法达成 none does",
+                    None: "未知 not known",
+                }[sm["targets_reachable"]],
             ),
             (
                 "budget_shortfall_yuan",
@@ -234,7 +244,7 @@ class Plan:
         return pd.DataFrame(rows, columns=["item", "label_zh", "label_en", "value"])
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready figures."""
+        """JSON-ready figures (no NaN or infinity: None instead)."""
         kind = None
         if self.budget_total_yuan is not None:
             kind = "per_year" if self.budget_per_year else "total"
@@ -248,13 +258,25 @@ class Plan:
             ),
             "budget_kind": kind,
             "budget_total_yuan": self.budget_total_yuan,
-            "budget_needed_yuan": self.budget_needed_yuan,
-            "budget_shortfall_yuan": self.budget_shortfall_yuan,
+            "budget_needed_yuan": _finite(self.budget_needed_yuan),
+            "budget_shortfall_yuan": _finite(self.budget_shortfall_yuan),
+            # False: no plan meets every target at any cost; None: not known (time limit)
+            "targets_reachable": _reachable(self.budget_needed_yuan),
             "actions": len(self.actions),
             "actions_scheduled": int(sched.sum()),
             "years": self.years.replace({np.nan: None}).to_dict(orient="records"),
             "notes": self.notes,
         }
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _reachable(needed: float) -> bool | None:
+    """Whether some plan meets every target: the budget it needs is known (True), infinite
+    (False: none at any cost) or not known (None: the solver stopped at its time limit)."""
+    return True if math.isfinite(needed) else None if math.isnan(needed) else False
 
 
 def _added_area(area: np.ndarray, ground: np.ndarray, required: np.ndarray, share: np.ndarray):
@@ -645,18 +667,13 @@ def plan_upgrades(
     integrality = np.concatenate([np.ones(k), np.zeros(n_years)])
     bounds = Bounds(np.zeros(nv), np.concatenate([np.ones(k), np.full(n_years, np.inf)]))
 
-    big = max(float(cost.sum()), 1.0) * 10.0 + 1.0
-    c_cost = np.concatenate([np.repeat(cost, n_years), np.full(n_years, big)])
-    res = _milp(
-        c_cost,
-        integrality=integrality,
-        bounds=bounds,
-        constraints=lin,
-        options={"time_limit": time_limit, "mip_rel_gap": 1e-6},
+    cost_cols = np.repeat(cost, n_years)
+    res, hold, proven = _fewest_short_then_cheapest(
+        cost_cols, n_years, integrality, bounds, [lin], time_limit
     )
-    if res.x is None:
-        raise RuntimeError(f"plan solver failed: {res.message}")  # a bug: the model is feasible
-    status = "optimal" if res.status == 0 else "feasible"
+    if res is None:
+        raise RuntimeError("plan solver failed")  # a bug: the model is feasible (x = 0)
+    status = "optimal" if proven else "feasible"
     x = np.round(res.x[:k]).reshape(n_opt, n_years)
     plan_cost = float(cost @ x.sum(axis=1))
     short = res.x[k:]
@@ -674,13 +691,11 @@ def plan_upgrades(
     c_pop = np.concatenate(
         [(early[None, :] * (1.0 - eps * pop_n[:, None])).ravel(), np.zeros(n_years)]
     )
-    cap = sparse.coo_array(c_cost[None, :])
-    lin2 = [lin, LinearConstraint(cap, -np.inf, float(c_cost @ res.x) * (1 + 1e-9) + 1e-6)]
     res2 = _milp(
         c_pop,
         integrality=integrality,
         bounds=bounds,
-        constraints=lin2,
+        constraints=[lin, *hold],
         options={"time_limit": time_limit, "mip_rel_gap": 1e-6},
     )
     if res2.x is not None:
@@ -689,11 +704,29 @@ def plan_upgrades(
         if res2.status != 0:
             status = "feasible"
 
+    # cost of meeting every target: this plan's, or (a budget left targets unmet) that of the
+    # same model without the budget rows; inf: no plan meets them at any cost (proven), nan:
+    # not known (the solver stopped at its time limit)
     needed = plan_cost
-    if budgets is not None and short.sum() > 1e-6:
-        needed = _budget_needed(
-            c_cost, integrality, bounds, rows_a, lb, ub, budgets, n_years, time_limit
-        )
+    if short.sum() > 1e-6:
+        if budgets is not None:
+            n_b = 1 if len(budgets) == 1 else n_years
+            free = LinearConstraint(
+                sparse.vstack(rows_a[:-1]).tocsr(),
+                np.array(lb[: len(lb) - n_b]),
+                np.array(ub[: len(ub) - n_b]),
+            )
+            res_f, _, proven_f = _fewest_short_then_cheapest(
+                cost_cols, n_years, integrality, bounds, [free], time_limit
+            )
+        else:
+            res_f, proven_f = res, proven
+        if res_f is None:
+            needed = math.nan
+        elif res_f.x[k:].sum() > 1e-6:
+            needed = math.inf if proven_f else math.nan
+        else:
+            needed = float(cost_cols @ np.round(res_f.x[:k]))
     sched = _scheduled_rows(sites, pre, pre_year, pre_cost, pre_opt, start)
     return _result(
         sites,
@@ -829,21 +862,55 @@ def _en(o: dict[str, Any]) -> str:
     return str(o["action"])
 
 
-def _budget_needed(c_cost, integrality, bounds, rows_a, lb, ub, budgets, n_years, time_limit):
-    """Cost of meeting every target with no budget limit (the budget rows dropped)."""
-    keep = len(rows_a) - 1
-    m = sparse.vstack(rows_a[:keep]).tocsr()
-    n_b = 1 if len(budgets) == 1 else n_years
-    lin = LinearConstraint(m, np.array(lb[: len(lb) - n_b]), np.array(ub[: len(ub) - n_b]))
-    res = _milp(
-        c_cost,
-        integrality=integrality,
-        bounds=bounds,
-        constraints=lin,
-        options={"time_limit": time_limit},
-    )
-    k = len(c_cost) - n_years
-    return float(c_cost[:k] @ np.round(res.x[:k])) if res.x is not None else math.nan
+def _fewest_short_then_cheapest(
+    cost_cols: np.ndarray,
+    n_years: int,
+    integrality: np.ndarray,
+    bounds: Bounds,
+    constraints: list[LinearConstraint],
+    time_limit: float,
+) -> tuple[Any, list[LinearConstraint], bool]:
+    """The plan with the fewest sites short of the targets (the sum of ``short_y``, the last
+    ``n_years`` variables), and among those the cheapest.
+
+    One solve of cost + a large weight x shortfall settles it when that plan meets every
+    target. Otherwise the weight alone does not: a target such as 60.1% of 5 sites is missed
+    by 0.005 of a site, whose weight can be below the cost of the site that meets it, so the
+    shortfall is minimised first and the cost second. Returns the solver's result (None if
+    it found no plan), constraints that hold any other plan to the same shortfall and cost
+    (for tie-breaks) and whether every solve was proven optimal.
+    """
+    k = len(cost_cols)
+    opts = {"time_limit": time_limit, "mip_rel_gap": 1e-6}
+    kw = {"integrality": integrality, "bounds": bounds, "options": opts}
+    big = max(float(cost_cols.sum()), 1.0) * 10.0 + 1.0
+    res = _milp(np.concatenate([cost_cols, np.full(n_years, big)]), constraints=constraints, **kw)
+    if res.x is None:
+        return None, [], False
+    proven = res.status == 0
+    c_short = np.concatenate([np.zeros(k), np.ones(n_years)])
+    c_cost = np.concatenate([cost_cols, np.zeros(n_years)])
+    if res.x[k:].sum() > 1e-6:
+        res_s = _milp(c_short, constraints=constraints, **kw)
+        if res_s.x is not None and res_s.x[k:].sum() < res.x[k:].sum() - 1e-6:
+            least = float(res_s.x[k:].sum())
+            cap = LinearConstraint(sparse.coo_array(c_short[None, :]), -np.inf, least + 1e-6)
+            res_c = _milp(c_cost, constraints=[*constraints, cap], **kw)
+            res = res_c if res_c.x is not None else res_s
+            proven = res_s.status == 0 and res_c.x is not None and res_c.status == 0
+        else:
+            proven = proven and res_s.x is not None and res_s.status == 0
+    hold = [
+        LinearConstraint(
+            sparse.coo_array(c_short[None, :]), -np.inf, float(res.x[k:].sum()) + 1e-6
+        ),
+        LinearConstraint(
+            sparse.coo_array(c_cost[None, :]),
+            -np.inf,
+            float(cost_cols @ res.x[:k]) * (1 + 1e-9) + 1e-6,
+        ),
+    ]
+    return res, hold, proven
 
 
 def _result(
@@ -943,24 +1010,41 @@ def _result(
     if not met:
         worst = int(yrs["sites_short"].idxmax())
         n_short, y_short = int(yrs["sites_short"].iat[worst]), int(yrs["calendar_year"].iat[worst])
-        zh = (
-            f"预算不足：目标未全部达成，{y_short} 年尚缺 {n_short} 个站点达标。"
-            f"达成全部目标约需 {needed:,.0f} 元"
-        )
-        en = (
-            f"Budget short: the targets are not all met, {n_short} sites short in {y_short}. "
-            f"Meeting every target needs about {needed:,.0f} yuan"
-        )
-        if total_budget is not None and needed - total_budget > 0.5:
-            gap = needed - total_budget
-            zh += f"，预算 {total_budget:,.0f} 元，尚差 {gap:,.0f} 元"
-            en += f"; the budget is {total_budget:,.0f} yuan: {gap:,.0f} yuan short"
-        elif total_budget is not None:
-            zh += f"，预算合计 {total_budget:,.0f} 元够用，但各年分配不足（前几年需要更多）"
-            en += (
-                f"; the budget's total {total_budget:,.0f} yuan would do, but not its split "
-                "by year (the early years need more)"
+        zh = f"{y_short} 年尚缺 {n_short} 个站点达标。"
+        en = f"{n_short} sites short in {y_short}. "
+        if math.isfinite(needed) and total_budget is not None:
+            zh = f"预算不足：目标未全部达成，{zh}达成全部目标约需 {needed:,.0f} 元"
+            en = (
+                f"Budget short: the targets are not all met, {en}"
+                f"Meeting every target needs about {needed:,.0f} yuan"
             )
+            if needed - total_budget > 0.5:
+                gap = needed - total_budget
+                zh += f"，预算 {total_budget:,.0f} 元，尚差 {gap:,.0f} 元"
+                en += f"; the budget is {total_budget:,.0f} yuan: {gap:,.0f} yuan short"
+            elif len(budgets) > 1:
+                zh += f"，预算合计 {total_budget:,.0f} 元够用，但各年分配不足（前几年需要更多）"
+                en += (
+                    f"; the budget's total {total_budget:,.0f} yuan would do, but not its "
+                    "split by year (the early years need more)"
+                )
+        elif math.isnan(needed):
+            zh = f"目标未达成：{zh}求解时限内未找到达成全部目标的方案，所需费用未知"
+            en = (
+                f"Targets not met: {en}No plan meeting every target was found within the "
+                "solver's time limit: the cost of meeting them is not known"
+            )
+        elif math.isinf(needed):
+            zh = (
+                f"目标未达成：{zh}任何预算都无法达成全部目标：现有可选改造（数据中已排期的站点"
+                "按其年份）达不到目标"
+            )
+            en = (
+                f"Targets not met: {en}No budget meets every target: the upgrades available "
+                "(sites already scheduled in the data stay in their year) cannot reach them"
+            )
+        else:
+            zh, en = f"目标未达成：{zh}", f"Targets not met: {en}"
         zh += f"（本方案支出 {total_cost:,.0f} 元）。"
         en += f" (this plan spends {total_cost:,.0f} yuan)."
         notes.append(f"{zh}\n{en}")

@@ -15,6 +15,7 @@ ground floor >= 50%, radius 500 m, 30 m2 per 100 households; enlarge 6,000 yuan/
 from __future__ import annotations
 
 import itertools
+import re
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -480,6 +481,83 @@ def test_scheduled_before_or_after_the_programme():
     assert "scheduled" not in set(late.actions["action"])
     assert late.total_cost_yuan == pytest.approx(3.6 * M)
     assert any("after 2027" in n for n in late.notes)
+
+
+def test_target_no_plan_can_reach_says_so_without_nan():
+    """C is scheduled in 2027 (year 3) and cannot move earlier, so 100% in 2025 and 2026 is
+    out of reach at any cost: one site short in each. The rest is done in year 1: E new
+    8.0 M + F 1.8 M + D 0.6 M, with C's 1.2 M in year 3, 11.6 M."""
+    import json
+
+    for budget in (None, 100 * M):
+        plan = plan_upgrades(
+            _scheduled(2027), targets=(1.0, 1.0, 1.0), budget=budget, start_year=2025
+        )
+        assert plan.years["sites_short"].tolist() == [1, 1, 0]
+        assert plan.total_cost_yuan == pytest.approx(11.6 * M)
+        assert plan.status == "optimal"
+        note = plan.notes[0]
+        assert note.startswith("目标未达成：2025 年尚缺 1 个站点达标。任何预算都无法达成全部目标")
+        assert "Targets not met: 1 sites short in 2025. No budget meets every target" in note
+        assert (
+            "预算不足" not in note
+            and "Budget short" not in note
+            and re.search(r"\bnan\b", note, re.I) is None
+        )
+        s = plan.summary()
+        assert s["budget_needed_yuan"] is None and s["targets_reachable"] is False
+        assert s["budget_shortfall_yuan"] is None if budget else s["budget_shortfall_yuan"] == 0
+        json.dumps(s, allow_nan=False, default=float)
+        table = plan.notes_table().set_index("item")["value"]
+        assert table["budget_needed_yuan"] == "任何预算都无法达成 none does"
+
+
+def test_cost_of_targets_not_known_is_said_not_nan(monkeypatch):
+    """The solve without the budget finds no plan (as at a time limit): the cost of meeting
+    every target is not known, and no 'nan' reaches the note or the JSON."""
+    import json
+
+    import siting.plan as plan_mod
+
+    real = plan_mod._fewest_short_then_cheapest
+    calls = []
+
+    def second_finds_nothing(*args, **kwargs):
+        calls.append(1)
+        return (None, [], False) if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_mod, "_fewest_short_then_cheapest", second_finds_nothing)
+    plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
+    assert len(calls) == 2 and plan.years["sites_short"].tolist() == [0, 0, 1]
+    note = plan.notes[0]
+    assert note.startswith("目标未达成：2027 年尚缺 1 个站点达标。求解时限内未找到")
+    assert (
+        "the cost of meeting them is not known" in note
+        and re.search(r"\bnan\b", note, re.I) is None
+    )
+    s = plan.summary()
+    assert s["budget_needed_yuan"] is None and s["budget_shortfall_yuan"] is None
+    assert s["targets_reachable"] is None
+    json.dumps(s, allow_nan=False, default=float)
+
+
+@pytest.mark.parametrize("budget", [None, 2.5 * M])
+def test_fraction_of_a_site_short_is_not_traded_for_cost(budget):
+    """60.1% of 5 sites is 3.005: 4 compliant needed, 3 of the 4 non-compliant sites. Weighing
+    the shortfall (0.005 of a site) against cost chose C and D alone (1.8 M, target missed)
+    although F (1.8 M more) meets it: the shortfall comes first. With 2.5 M the target cannot
+    be met; every target needs 3.6 M."""
+    plan = plan_upgrades(_base(), targets=(0.601,), budget=budget, start_year=2025)
+    if budget is None:
+        assert sorted(plan.actions["site_id"]) == ["C", "D", "F"]
+        assert plan.years["met"].all() and plan.status == "optimal"
+        assert plan.total_cost_yuan == pytest.approx(3.6 * M)
+        assert plan.total_cost_yuan == pytest.approx(_brute_min_cost(plan, 1, 5, (0.601,)))
+    else:
+        assert sorted(plan.actions["site_id"]) == ["C", "D"]
+        assert plan.years["sites_short"].tolist() == [1]
+        assert plan.budget_needed_yuan == pytest.approx(3.6 * M)
+        assert "尚差 1,100,000 元" in plan.notes[0]
 
 
 # --- budgets, start year, outputs ---------------------------------------------------------

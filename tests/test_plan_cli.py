@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -84,3 +85,56 @@ def test_plan_budget_checked_before_loading(budget, monkeypatch, capsys) -> None
     assert main(["plan", "--budget", budget]) == 2
     err = capsys.readouterr().err
     assert "one total or one non-negative figure per year (3)" in err
+
+
+def _strict_json(path: Path) -> dict:
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} in {path.name}")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constant)
+
+
+def test_plan_unreachable_targets_no_nan_no_budget_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo has sites scheduled in 2027-2028 that are not compliant now: 100% in 2026 is
+    out of reach at any cost. No budget was given, so the note does not blame one."""
+    out = tmp_path / "plan"
+    argv = ["plan", "--targets", "1,1,1", "--start-year", "2026", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    s = _strict_json(out / "summary.json")
+    assert s["budget_needed_yuan"] is None and s["targets_reachable"] is False
+    assert not s["years"][0]["met"]
+    notes = (out / "plan_notes.txt").read_text(encoding="utf-8")
+    assert notes.startswith("目标未达成：2026 年尚缺")
+    assert "No budget meets every target" in text
+    assert "Budget short" not in text and re.search(r"\bnan\b", text, re.I) is None
+
+
+def test_plan_cost_not_known_writes_null_not_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The solve without the budget finds nothing (as at a time limit): summary.json says null
+    (it held NaN, which is not JSON) and the note says the cost is not known."""
+    import siting.plan as plan_mod
+
+    real = plan_mod._fewest_short_then_cheapest
+    calls = []
+
+    def second_finds_nothing(*args, **kwargs):
+        calls.append(1)
+        return (None, [], False) if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_mod, "_fewest_short_then_cheapest", second_finds_nothing)
+    out = tmp_path / "plan"
+    assert main(["plan", "--budget", "1e6", "--start-year", "2026", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    s = _strict_json(out / "summary.json")
+    assert len(calls) == 2
+    assert s["budget_needed_yuan"] is None and s["budget_shortfall_yuan"] is None
+    assert s["targets_reachable"] is None
+    assert (
+        "the cost of meeting them is not known" in text
+        and re.search(r"\bnan\b", text, re.I) is None
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from siting import __version__, settings
-from siting._errors import InputError, SitingWarning
+from siting._errors import InputError, SitingWarning, warn
 
 logger = logging.getLogger("siting")
 
@@ -614,6 +614,7 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from siting import io
+    from siting._compliance import default_start_year
     from siting.pipeline import demo_paths, evaluate_inputs
     from siting.plan import PlanCosts, check_budget, plan_chart, plan_upgrades, write_plan_xlsx
 
@@ -637,6 +638,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     n_years = len(targets) if targets is not None else args.years
     # checked before the evaluation (seconds) rather than after it
     budget = check_budget(_floats(args.budget, "--budget"), n_years)
+    this_year = default_start_year() - 1
+    if args.start_year is not None and args.start_year < this_year:
+        warn(
+            f"--start-year {args.start_year} is in the past: the plan schedules upgrades from "
+            f"{args.start_year}, before this year ({this_year}); give --start-year {this_year} "
+            "or later for a plan still to be carried out"
+        )
     inputs, network = _load(args)
     ev = evaluate_inputs(
         inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing

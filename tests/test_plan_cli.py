@@ -138,3 +138,14 @@ def test_plan_cost_not_known_writes_null_not_nan(
         "the cost of meeting them is not known" in text
         and re.search(r"\bnan\b", text, re.I) is None
     )
+
+
+def test_start_year_in_the_past_warns(tmp_path, capsys):
+    import datetime as dt
+
+    this_year = dt.date.today().year
+    assert main(["plan", "--start-year", "2020", "--out", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: --start-year 2020 is in the past" in err and f"({this_year})" in err
+    assert main(["plan", "--start-year", str(this_year), "--out", str(tmp_path / "q")]) == 0
+    assert "in the past" not in capsys.readouterr().err

@@ -24,6 +24,15 @@ weights a node is pruned when its bound is below the incumbent plus one.
   child fixes all of ``S`` open (empty when ``|S| = p``, since then only ``S`` remains).
 
 ``proven`` is True only when the tree was searched to the end (every fixed-``y`` MIP proven).
+
+Measured (2026-11-22, ``make_instance(2000, 500, seed=1)``, ``cap = 1.3 w.sum() / (p + 10)``,
+start from ``_locate_capmclp.solve`` at 30 s, ``nice -n 19``, load ~1): not proven within
+1,200 CPU s. The LP has 9,974 rows x 10,415 columns (8,184 binding pairs); a re-solve from the
+parent's basis takes 500-15,000 dual simplex iterations, about 1 s (0.5-5.5 s). p = 20
+(start 423,286, root LP 427,506): bound 425,387 after 300 s (97 nodes, 265 LPs); with
+``sb_iters=500`` 425,456 at 300 s and 424,450 at 1,200 s (855 nodes, 1,170 LPs, 232 open,
+bound falling ~0.5 per CPU s at the end). p = 50 (start 524,575): bound 530,942 -> 530,912
+after 300 s (35 nodes). No node had an integral y (no fixed-y MIP was ever needed).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting._locate_highs import _model
-from siting._locate_prep import _capacitated_cover, _unique_rows
+from siting._locate_prep import _capacitated_cover, _compact_model
 
 __all__ = ["CapBBResult", "capmclp_bb", "single_source_value"]
 
@@ -102,79 +102,24 @@ class _Compact:
         self.n, self.m = n, m
         rows = np.flatnonzero((w > 0) & (np.diff(sp.csr_array(a).indptr) > 0))
         self.rows = rows
-        sub = sp.csc_array(a[rows])
-        sub.sort_indices()
-        d = w[rows]
-        coo = sp.coo_array(sub)
-        pr, pc = coo.row, coo.col
-        reach = np.bincount(pc, weights=d[pr], minlength=m)
-        bind = reach > cap
-        on_b = bind[pc] & (d[pr] <= cap[pc])
-        on_nb = ~bind[pc]
-        br, bc = pr[on_b], pc[on_b]
-        kb = len(br)
-        nr = len(rows)
-        has_b = np.zeros(nr, dtype=bool)
-        has_b[br] = True
-        group = np.arange(nr)
-        plain = np.flatnonzero(~has_b)
-        if len(plain) > 1:
-            first, inv = _unique_rows(sp.csc_array(sub[plain]))
-            group[plain] = plain[first][inv]
-        reps, grp = np.unique(group, return_inverse=True)
-        nz = len(reps)
-        zobj = np.bincount(grp, weights=d, minlength=nz)
-        zc = m + np.arange(nz)
-        xc = m + nz + np.arange(kb)
-        nb_pairs = np.flatnonzero(on_nb & np.isin(pr, reps))
-        nb_r = np.searchsorted(reps, pr[nb_pairs])
-        b_rows = np.searchsorted(reps, br)
-        bsites = np.flatnonzero(bind)
-        bpos = np.searchsorted(bsites, bc)
-        r_link = nz + np.arange(kb)
-        r_cap = nz + kb + np.arange(len(bsites))
-        ri = [np.arange(nz), nb_r, b_rows, r_link, r_link, r_cap[bpos], r_cap]
-        ci = [zc, pc[nb_pairs], xc, xc, bc, xc, bsites]
-        vi = [
-            np.ones(nz),
-            -np.ones(len(nb_pairs)),
-            -np.ones(kb),
-            np.ones(kb),
-            -np.ones(kb),
-            d[br],
-            -cap[bsites],
-        ]
-        n_rows = nz + kb + len(bsites)
-        ri.append(np.full(m, n_rows))
-        ci.append(np.arange(m))
-        vi.append(np.ones(m))
-        n_rows += 1
-        nv = m + nz + kb
-        self.con = sp.csc_array(
-            (np.concatenate(vi), (np.concatenate(ri), np.concatenate(ci))), shape=(n_rows, nv)
-        )
-        self.rl = np.full(n_rows, -np.inf)
-        self.ru = np.zeros(n_rows)
-        self.ru[-1] = float(p)
-        self.c = np.concatenate([np.zeros(m), zobj, np.zeros(kb)])
-        self.nv, self.nz, self.kb = nv, nz, kb
-        self.pr, self.pc, self.on_nb, self.br, self.bc, self.xc = pr, pc, on_nb, br, bc, xc
-        self.n_bind = len(bsites)
+        # the compact model of siting._locate_prep, maximised, at most p sites open
+        cm = _compact_model(a, w, cap, rows, w, (-np.inf, float(p)))
+        self.cm = cm
+        self.con, self.rl, self.ru = cm.con, cm.rl, cm.ru
+        self.c = np.concatenate([np.zeros(m), cm.zobj, np.zeros(cm.kb)])
+        self.nv, self.nz, self.kb = cm.nv, cm.nz, cm.kb
+        self.pr, self.pc, self.on_nb, self.br, self.bc, self.xc = (
+            cm.pr, cm.pc, cm.on_nb, cm.br, cm.bc, cm.xc
+        )  # fmt: skip
+        self.n_bind = cm.n_bind
 
     def assignment(self, y: np.ndarray, xval: np.ndarray) -> np.ndarray:
         """Row -> site from integral ``y`` (bool, per site) and binding ``x`` values."""
-        sub_assign = np.full(len(self.rows), -1, dtype=np.int64)
-        xon = xval > 0.5
-        sub_assign[self.br[xon]] = self.bc[xon]
-        open_nb = np.flatnonzero(self.on_nb & y[self.pc])
-        sub_assign[self.pr[open_nb]] = self.pc[open_nb]
-        assign = np.full(self.n, -1, dtype=np.int64)
-        assign[self.rows] = sub_assign
-        return assign
+        return self.cm.assignment(self.n, y, xval)
 
 
 class _Timeout(Exception):
-    pass
+    """The search's time is up."""
 
 
 class _Search:

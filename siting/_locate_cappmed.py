@@ -306,7 +306,8 @@ def _prices(dc, w, cap, iters):  # pragma: no cover - compiled
         if over == 0.0:
             break
         for j in range(k):
-            mu[j] = max(0.0, mu[j] + step * (load[j] - cap[j]) / cap[j])
+            # relative overload (a site of zero capacity: absolute)
+            mu[j] = max(0.0, mu[j] + step * (load[j] - cap[j]) / max(cap[j], 1.0))
         step *= 0.96
     return best_mu
 

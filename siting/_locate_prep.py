@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -258,42 +259,59 @@ def _capacitated(
     return res.status, res.gap, sel, assign
 
 
-def _capacitated_cover(
+@dataclass(frozen=True)
+class _Compact:
+    """The compact single-sourcing model of :func:`_capacitated_cover` (see there): columns
+    ``y`` (m sites), ``z`` (nz merged rows, at ``zc``), ``x`` (kb binding pairs, at ``xc``);
+    rows: coverage (nz), links ``x <= y`` (kb), capacities (binding sites), and the count of
+    open sites when ``n_open`` is given. ``zobj`` is each merged row's weight."""
+
+    m: int
+    nz: int
+    kb: int
+    nv: int
+    zc: np.ndarray
+    xc: np.ndarray
+    con: sp.csc_array
+    rl: np.ndarray
+    ru: np.ndarray
+    zobj: np.ndarray
+    d: np.ndarray
+    reach: np.ndarray
+    rows: np.ndarray
+    pr: np.ndarray
+    pc: np.ndarray
+    on_nb: np.ndarray
+    br: np.ndarray
+    bc: np.ndarray
+    nb_pairs: np.ndarray
+    nb_r: np.ndarray
+    b_rows: np.ndarray
+    n_bind: int
+
+    def assignment(self, n: int, y: np.ndarray, xval: np.ndarray) -> np.ndarray:
+        """Row -> site (``n`` rows) from integral ``y`` (bool per site) and the ``x`` values:
+        an open non-binding site takes precedence (it holds all its rows)."""
+        sub_assign = np.full(len(self.rows), -1, dtype=np.int64)
+        xon = xval > 0.5
+        sub_assign[self.br[xon]] = self.bc[xon]
+        open_nb = np.flatnonzero(self.on_nb & y[self.pc])
+        sub_assign[self.pr[open_nb]] = self.pc[open_nb]
+        assign = np.full(n, -1, dtype=np.int64)
+        assign[self.rows] = sub_assign
+        return assign
+
+
+def _compact_model(
     a: sp.csc_array,
     demand: np.ndarray,
     capacity: np.ndarray,
-    fixed: np.ndarray,
-    *,
     rows: np.ndarray,
     row_obj: np.ndarray | None,
-    y_obj: np.ndarray,
     n_open: tuple[float, float] | None,
-    deadline: float,
-    start_sel: np.ndarray | None = None,
-    start_assign: np.ndarray | None = None,
-    options: dict[str, object] | None = None,
-) -> tuple[str, float, float, np.ndarray, np.ndarray]:
-    """Single-sourcing covering model where only the pair's site matters (no pair costs).
-
-    Each row in ``rows`` is served whole by one open site covering it, within capacity. With
-    ``row_obj`` (MCLP) serving row ``i`` earns ``row_obj[i]`` and rows may stay unserved
-    (maximised); without it every row must be served and ``y_obj @ y`` is minimised (LSCP,
-    p-center tests).
-
-    The model is exact but much smaller than one assignment variable per pair: a site whose
-    reachable demand ``W_j`` (over ``rows``) fits its capacity can serve all of its rows at
-    once, so it needs no assignment variables (row ``i`` is served if such a site is open);
-    assignment variables ``x_ij <= y_j`` and the capacity row ``sum_i d_i x_ij <= C_j y_j``
-    exist only for the sites where ``W_j > C_j`` ("binding" sites), and pairs whose demand
-    alone exceeds ``C_j`` are dropped. Rows with no binding pair and the same sites are merged.
-    A served row is assigned to an open non-binding site when one covers it, else to its
-    binding site with ``x_ij = 1``.
-
-    Returns (status, gap, bound, selected, assignment); ``bound`` is HiGHS's proven bound in the
-    model's sense (covered weight when maximising, ``y_obj @ y`` otherwise).
-    """
-    n, m = a.shape
-    maximize = row_obj is not None
+) -> _Compact:
+    """Build the compact model of :func:`_capacitated_cover` over ``rows``."""
+    m = a.shape[1]
     sub = sp.csc_array(a[rows])
     sub.sort_indices()
     d = demand[rows]
@@ -353,19 +371,65 @@ def _capacitated_cover(
         rl.append(np.array([n_open[0]]))
         ru.append(np.array([n_open[1]]))
         n_rows += 1
-    if not maximize:
-        # aggregated capacity: the open sites must hold all the demand (redundant for the
-        # integer model, tightens the relaxation)
-        ri.append(np.full(m, n_rows))
-        ci.append(np.arange(m))
-        vi.append(np.minimum(capacity, reach))
-        rl.append(np.array([float(d.sum())]))
-        ru.append(np.array([np.inf]))
-        n_rows += 1
     nv = m + nz + kb
     con = sp.csc_array(
         (np.concatenate(vi), (np.concatenate(ri), np.concatenate(ci))), shape=(n_rows, nv)
     )
+    return _Compact(
+        m, nz, kb, nv, zc, xc, con, np.concatenate(rl), np.concatenate(ru), zobj, d, reach,
+        np.asarray(rows), pr, pc, on_nb, br, bc, nb_pairs, nb_r, b_rows, nb_sites,
+    )  # fmt: skip
+
+
+def _capacitated_cover(
+    a: sp.csc_array,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    rows: np.ndarray,
+    row_obj: np.ndarray | None,
+    y_obj: np.ndarray,
+    n_open: tuple[float, float] | None,
+    deadline: float,
+    start_sel: np.ndarray | None = None,
+    start_assign: np.ndarray | None = None,
+    options: dict[str, object] | None = None,
+) -> tuple[str, float, float, np.ndarray, np.ndarray]:
+    """Single-sourcing covering model where only the pair's site matters (no pair costs).
+
+    Each row in ``rows`` is served whole by one open site covering it, within capacity. With
+    ``row_obj`` (MCLP) serving row ``i`` earns ``row_obj[i]`` and rows may stay unserved
+    (maximised); without it every row must be served and ``y_obj @ y`` is minimised (LSCP,
+    p-center tests).
+
+    The model is exact but much smaller than one assignment variable per pair: a site whose
+    reachable demand ``W_j`` (over ``rows``) fits its capacity can serve all of its rows at
+    once, so it needs no assignment variables (row ``i`` is served if such a site is open);
+    assignment variables ``x_ij <= y_j`` and the capacity row ``sum_i d_i x_ij <= C_j y_j``
+    exist only for the sites where ``W_j > C_j`` ("binding" sites), and pairs whose demand
+    alone exceeds ``C_j`` are dropped. Rows with no binding pair and the same sites are merged.
+    A served row is assigned to an open non-binding site when one covers it, else to its
+    binding site with ``x_ij = 1``.
+
+    Returns (status, gap, bound, selected, assignment); ``bound`` is HiGHS's proven bound in the
+    model's sense (covered weight when maximising, ``y_obj @ y`` otherwise).
+    """
+    n, m = a.shape
+    maximize = row_obj is not None
+    cm = _compact_model(a, demand, capacity, rows, row_obj, n_open)
+    nz, kb, nv, zc, xc = cm.nz, cm.kb, cm.nv, cm.zc, cm.xc
+    con, rl_all, ru_all = cm.con, cm.rl, cm.ru
+    if not maximize:
+        # aggregated capacity: the open sites must hold all the demand (redundant for the
+        # integer model, tightens the relaxation)
+        agg = sp.csc_array(
+            (np.minimum(capacity, cm.reach), (np.zeros(m, dtype=np.int64), np.arange(m))),
+            shape=(1, nv),
+        )
+        con = sp.csc_array(sp.vstack([con, agg]))
+        rl_all = np.concatenate([rl_all, [float(cm.d.sum())]])
+        ru_all = np.concatenate([ru_all, [np.inf]])
     lower = np.zeros(nv)
     lower[fixed] = 1.0
     if not maximize:
@@ -377,16 +441,16 @@ def _capacitated_cover(
         start = np.zeros(nv)
         start[start_sel] = 1.0
         if start_assign is not None:
-            start[xc] = start_assign[rows][br] == bc
+            start[xc] = start_assign[rows][cm.br] == cm.bc
         served = np.zeros(nz)
-        np.add.at(served, nb_r, start[pc[nb_pairs]])
-        np.add.at(served, b_rows, start[xc])
+        np.add.at(served, cm.nb_r, start[cm.pc[cm.nb_pairs]])
+        np.add.at(served, cm.b_rows, start[xc])
         start[zc] = np.minimum(served, 1.0)
     res = solve_mip(
-        np.concatenate([y_obj, zobj, np.zeros(kb)]),
+        np.concatenate([y_obj, cm.zobj, np.zeros(kb)]),
         con,
-        np.concatenate(rl),
-        np.concatenate(ru),
+        rl_all,
+        ru_all,
         lower,
         np.ones(nv),
         integer,
@@ -395,16 +459,7 @@ def _capacitated_cover(
         start=start,
         options=options,
     )
-    assign = np.full(n, -1, dtype=np.int64)
     if res.x is None:
-        return res.status, res.gap, res.bound, _EMPTY.copy(), assign
+        return res.status, res.gap, res.bound, _EMPTY.copy(), np.full(n, -1, dtype=np.int64)
     y = res.x[:m] > 0.5
-    sel = np.flatnonzero(y)
-    sub_assign = np.full(nr, -1, dtype=np.int64)
-    xon = res.x[xc] > 0.5
-    sub_assign[br[xon]] = bc[xon]
-    # an open non-binding site takes precedence (it holds all its rows)
-    open_nb = np.flatnonzero(on_nb & y[pc])
-    sub_assign[pr[open_nb]] = pc[open_nb]
-    assign[rows] = sub_assign
-    return res.status, res.gap, res.bound, sel, assign
+    return res.status, res.gap, res.bound, np.flatnonzero(y), cm.assignment(n, y, res.x[xc])

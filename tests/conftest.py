@@ -53,3 +53,20 @@ def sites_table() -> pd.DataFrame:
             "纬度": [31.205, 31.205, 31.205],
         }
     )
+
+
+@pytest.fixture
+def plan_second_solve_finds_nothing(monkeypatch):
+    """Make the upgrade plan's second solve (the one without the budget) find no plan, as at a
+    time limit; yields the list of calls made (one entry per solve)."""
+    import siting.plan as plan_mod
+
+    real = plan_mod._fewest_short_then_cheapest
+    calls: list[int] = []
+
+    def second_finds_nothing(*args, **kwargs):
+        calls.append(1)
+        return (None, [], False) if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_mod, "_fewest_short_then_cheapest", second_finds_nothing)
+    return calls

@@ -512,21 +512,12 @@ def test_target_no_plan_can_reach_says_so_without_nan():
         assert table["budget_needed_yuan"] == "任何预算都无法达成 none does"
 
 
-def test_cost_of_targets_not_known_is_said_not_nan(monkeypatch):
+def test_cost_of_targets_not_known_is_said_not_nan(plan_second_solve_finds_nothing):
     """The solve without the budget finds no plan (as at a time limit): the cost of meeting
     every target is not known, and no 'nan' reaches the note or the JSON."""
     import json
 
-    import siting.plan as plan_mod
-
-    real = plan_mod._fewest_short_then_cheapest
-    calls = []
-
-    def second_finds_nothing(*args, **kwargs):
-        calls.append(1)
-        return (None, [], False) if len(calls) == 2 else real(*args, **kwargs)
-
-    monkeypatch.setattr(plan_mod, "_fewest_short_then_cheapest", second_finds_nothing)
+    calls = plan_second_solve_finds_nothing
     plan = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), budget=2.0 * M, start_year=2025)
     assert len(calls) == 2 and plan.years["sites_short"].tolist() == [0, 0, 1]
     note = plan.notes[0]

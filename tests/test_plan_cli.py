@@ -113,20 +113,11 @@ def test_plan_unreachable_targets_no_nan_no_budget_note(
 
 
 def test_plan_cost_not_known_writes_null_not_nan(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], plan_second_solve_finds_nothing: list
 ) -> None:
     """The solve without the budget finds nothing (as at a time limit): summary.json says null
     (it held NaN, which is not JSON) and the note says the cost is not known."""
-    import siting.plan as plan_mod
-
-    real = plan_mod._fewest_short_then_cheapest
-    calls = []
-
-    def second_finds_nothing(*args, **kwargs):
-        calls.append(1)
-        return (None, [], False) if len(calls) == 2 else real(*args, **kwargs)
-
-    monkeypatch.setattr(plan_mod, "_fewest_short_then_cheapest", second_finds_nothing)
+    calls = plan_second_solve_finds_nothing
     out = tmp_path / "plan"
     assert main(["plan", "--budget", "1e6", "--start-year", "2026", "--out", str(out)]) == 0
     text = capsys.readouterr().out

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CANDIDATE_COLUMNS",
     "auto_candidates",
+    "default_candidates",
     "exclude",
     "osm_features",
     "screen",
@@ -356,3 +357,37 @@ def auto_candidates(
     district = shapely.union_all(communities.geometry.values)
     all_water = pd.concat(waters, ignore_index=True) if waters else None
     return exclude(cands, district=district, water=all_water)
+
+
+def default_candidates(inputs: Any, network: Any) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The candidates of ``--candidates auto`` (the app's "auto" choice too), and a note.
+
+    Street nodes and OSM places of the roads file (:func:`auto_candidates`), with the demo's
+    vacant buildings first when ``inputs`` is the demo. Without a road network (straight-line
+    fallback) the demo's vacant buildings alone, with a note saying so.
+
+    Raises
+    ------
+    InputError
+        When there is no road network and no demo buildings to fall back on.
+    """
+    from siting import io
+    from siting.pipeline import demo_paths
+
+    extra = None
+    if inputs.is_demo:
+        extra = io.load_candidates(demo_paths()["candidates"], communities=inputs.communities)
+    if network.kind == "network":
+        return auto_candidates(network, inputs.communities, roads=inputs.roads, extra=extra), None
+    if extra is None:
+        raise InputError.one(
+            "",
+            "",
+            "--candidates",
+            "auto candidates need a road network",
+            "give --roads PATH or --candidates PATH",
+        )
+    return extra, (
+        f"no road network: the candidates are the demo's {len(extra)} vacant buildings "
+        "(street nodes and OSM squares need --roads)"
+    )

@@ -475,9 +475,9 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.candidates import auto_candidates, water_areas
+    from siting.candidates import default_candidates, water_areas
     from siting.maps import proposals_map, save_map
-    from siting.pipeline import demo_paths, evaluate_inputs
+    from siting.pipeline import evaluate_inputs
     from siting.propose import propose
 
     inputs, network = _load(args)
@@ -486,25 +486,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
     )
     water = None
     if args.candidates == "auto":
-        extra = None
-        if inputs.is_demo:
-            extra = io.load_candidates(demo_paths()["candidates"], communities=inputs.communities)
-        if network.kind != "network":
-            if extra is None:
-                raise InputError.one(
-                    "",
-                    "",
-                    "--candidates",
-                    "auto candidates need a road network",
-                    "give --roads PATH or --candidates PATH",
-                )
-            cands = extra
-            _progress(
-                f"no road network: the candidates are the demo's {len(cands)} vacant buildings "
-                "(street nodes and OSM squares need --roads)"
-            )
-        else:
-            cands = auto_candidates(network, inputs.communities, roads=inputs.roads, extra=extra)
+        cands, note = default_candidates(inputs, network)
+        if note:
+            _progress(note)
     else:
         cands = io.load_candidates(
             args.candidates, coords=args.coords, crs=args.crs, communities=inputs.communities

@@ -208,6 +208,54 @@ def test_proposals_page_capacity_and_status(app) -> None:
 
 
 @needs_demo
+def test_proposals_page_auto_candidates_match_the_cli(app, tmp_path, capsys) -> None:
+    """The page's default candidates are `siting propose`'s (`--candidates auto`): the same
+    stations for the same model, p and radius."""
+    from siting.cli import main
+
+    app.switch_page("page_proposals.py").run()
+    radio = next(r for r in app.radio if r.label == "候选点来源")
+    assert radio.value == "auto" and radio.options == [
+        "自动:沿街路口、广场公园及闲置建筑",
+        "示例区闲置公共建筑",
+        "上传候选点文件",
+    ]
+    app.button[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    params, result = app.session_state["proposal"]
+    model, p, radius = params[3:6]
+    assert (model, p, radius) == ("mclp", 3, 500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(
+            ["propose", "--model", model, "--p", str(p), "--radius", str(radius),
+             "--out", str(tmp_path)]
+        )  # fmt: skip
+    assert code == 0
+    cli = gpd.read_file(tmp_path / "proposals.geojson")
+    assert sorted(result.stations["id"]) == sorted(cli["id"])
+    shown = [c.value for c in app.caption]
+    assert any(c.startswith("候选点: 自动 (") for c in shown), shown
+    assert "1,465" in next(c for c in shown if c.startswith("候选点: 自动 ("))
+
+
+@needs_demo
+def test_proposals_page_buildings_and_file_sources(app) -> None:
+    app.switch_page("page_proposals.py").run()
+    radio = next(r for r in app.radio if r.label == "候选点来源")
+    radio.set_value("buildings").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "候选点: candidates.gpkg (52)" in [c.value for c in app.caption]
+    assert not app.button[0].disabled
+    # "upload a file" without a file: nothing to solve over, the button is off
+    next(r for r in app.radio if r.label == "候选点来源").set_value("file").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "候选点: 未上传文件 (0)" in [c.value for c in app.caption]
+    assert app.button[0].disabled
+    next(r for r in app.radio if r.label == "候选点来源").set_value("auto").run()
+
+
+@needs_demo
 def test_estate_page_upload(app) -> None:
     app.switch_page("page_estate.py").run()
     assert not app.exception

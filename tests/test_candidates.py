@@ -147,3 +147,25 @@ def test_osm_features_bad_file(tmp_path):
     bad.write_text("this is not osm", "utf-8")
     with pytest.raises(InputError, match="cannot read OSM features"):
         osm_features(bad, crs=CRS)
+
+
+def test_default_candidates_without_a_road_network() -> None:
+    """`--candidates auto` (and the app's auto choice) without a road network: the demo falls
+    back on its vacant buildings and says so; other inputs get an error naming the option."""
+    import warnings
+
+    from siting import pipeline
+    from siting.candidates import default_candidates
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        demo = pipeline.load_inputs()
+    flat = EuclideanNetwork(crs=demo.communities.crs)
+    cands, note = default_candidates(demo, flat)
+    assert len(cands) == 52 and list(cands.columns) == CANDIDATE_COLUMNS
+    assert note is not None and "52 vacant buildings" in note
+    mine = pipeline.Inputs(demo.communities, demo.sites, None, is_demo=False)
+    with pytest.raises(InputError) as err:
+        default_candidates(mine, flat)
+    (pb,) = err.value.problems
+    assert pb.field == "--candidates" and "--roads PATH" in pb.fix

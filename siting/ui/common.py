@@ -576,18 +576,38 @@ def _load_candidates(key: str, _path: str, name: str, coords: str, _communities:
     return load_candidates(_path, coords=coords, communities=_communities, name=name)
 
 
-def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
-    """Candidate locations: an uploaded file, the demo's candidates, or the centres of the
-    gap hexagons and communities (when neither is there).
+CANDIDATE_SOURCES = ("auto", "buildings", "file")
+
+
+def candidate_sources(ctx: Context) -> list[str]:
+    """The candidate sources offered: auto (as ``siting propose``), the demo's vacant
+    buildings (demo only), an uploaded file."""
+    return [s for s in CANDIDATE_SOURCES if s != "buildings" or ctx.inputs.is_demo]
+
+
+def candidates(ctx: Context, source: str = "auto", upload: Any = None) -> tuple[Any, str]:
+    """Candidate locations and their label: ``auto`` as ``siting propose --candidates auto``
+    (street nodes and OSM places, plus the demo's vacant buildings on the demo), ``buildings``
+    the demo's vacant buildings, ``file`` the uploaded file (``None`` gives no candidates).
 
     Raises
     ------
     InputError
-        When the uploaded file is unusable.
+        When the uploaded file is unusable, or auto candidates need a road network.
     """
 
     c = cfg()
-    if upload is not None:
+    if source == "file":
+        if upload is None:
+            import geopandas as gpd
+
+            from siting.candidates import CANDIDATE_COLUMNS
+
+            empty = gpd.GeoDataFrame(
+                {k: [] for k in CANDIDATE_COLUMNS if k != "geometry"},
+                geometry=gpd.GeoSeries([], crs=ctx.inputs.communities.crs),
+            )
+            return empty, t("cand_upload")
         stored = session_files().store("candidates", upload.name, upload.getvalue())
         gdf = _load_candidates(
             stored.sha256 + ctx.key,
@@ -597,14 +617,13 @@ def candidates(ctx: Context, upload: Any = None) -> tuple[Any, str]:
             ctx.inputs.communities,
         )
         return gdf, upload.name
-    if ctx.inputs.is_demo:
+    if source == "buildings" and ctx.inputs.is_demo:
         path = pipeline.demo_paths()["candidates"]
-        if path.exists():
-            key = _demo_digest(str(path), path.stat().st_mtime)
-            gdf = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
-            return gdf, path.name
+        key = _demo_digest(str(path), path.stat().st_mtime)
+        gdf = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
+        return gdf, path.name
     gdf = _auto_candidates(ctx.key, ctx)
-    return gdf, t("cand_grid")
+    return gdf, "auto"
 
 
 def water(ctx: Context) -> Any:
@@ -622,9 +641,9 @@ def _water(key: str, _ctx: Context) -> Any:
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def _auto_candidates(key: str, _ctx: Context) -> Any:
-    from siting.candidates import auto_candidates
+    from siting.candidates import default_candidates
 
-    return auto_candidates(_ctx.network, _ctx.inputs.communities, roads=_ctx.inputs.roads)
+    return default_candidates(_ctx.inputs, _ctx.network)[0]
 
 
 def upgrade_plan(ctx: Context) -> Any:
@@ -632,7 +651,7 @@ def upgrade_plan(ctx: Context) -> Any:
     from siting.plan import plan_upgrades
 
     # as `siting plan`: the demo's vacant buildings are the buildings a site may move into
-    cands = candidates(ctx)[0] if ctx.inputs.is_demo else None
+    cands = candidates(ctx, "buildings")[0] if ctx.inputs.is_demo else None
     return plan_upgrades(
         ctx.evaluation,
         communities=ctx.inputs.communities,

@@ -49,8 +49,26 @@ n_new = common.widget(
 radius = common.widget(
     mid.select_slider, t("radius"), "p_radius", options=[300, 400, 500, 600, 800, 1000]
 )
-cand_up = mid.file_uploader(
-    t("cand_file"), type=["gpkg", "geojson", "json", "zip", "csv", "xlsx"], key="up_candidates"
+c.setdefault("cand_source", "auto")
+sources = common.candidate_sources(ctx)
+if c["cand_source"] not in sources:
+    c["cand_source"] = "auto"
+cand_source = common.widget(
+    mid.radio,
+    t("cand_pick"),
+    "cand_source",
+    options=sources,
+    format_func=lambda s: t(
+        f"cand_{s}_demo" if s == "auto" and ctx.inputs.is_demo else f"cand_{s}"
+    ),
+    help=t("cand_pick_help"),
+)
+cand_up = (
+    mid.file_uploader(
+        t("cand_file"), type=["gpkg", "geojson", "json", "zip", "csv", "xlsx"], key="up_candidates"
+    )
+    if cand_source == "file"
+    else None
 )
 use_capacity = common.widget(
     mid.checkbox, t("use_capacity"), "use_capacity", help=t("use_capacity_help")
@@ -63,11 +81,12 @@ if budget:
 
 try:
     with st.spinner(t("solving")):
-        candidates, cand_label = common.candidates(ctx, cand_up)
+        candidates, cand_label = common.candidates(ctx, cand_source, cand_up)
 except InputError as err:
     common.problem_table(err)
     st.stop()
-st.caption(f"{t('candidates_source')}: {cand_label} ({len(candidates)})")
+shown_label = t("cand_auto_label") if cand_label == "auto" else cand_label
+st.caption(f"{t('candidates_source')}: {shown_label} ({len(candidates):,})")
 
 params = (ctx.key, cand_label, len(candidates), model, p, radius, bool(use_capacity))
 if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):

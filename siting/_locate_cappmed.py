@@ -28,6 +28,12 @@ site at the end; pairs whose row alone exceeds the site's capacity are dropped):
    incumbent, so the reported bound is ``max(Lagrangian, min(HiGHS bound, incumbent))``.
 
 "optimal" only when the bound reaches the incumbent or HiGHS proves the reduced model.
+
+Deadline: the set-up and the first start (the knapsack values' best sites, one assignment) always
+run; every later phase starts only before the deadline (the p-median local search only when the
+time left covers its greedy fill, about ``p`` passes over the costs, which does not look at the
+clock) and stops at it. The answer so far is then returned as "feasible" with the gap to the
+bound known at that point, or "unsolved" when the first start found none.
 """
 
 from __future__ import annotations
@@ -50,6 +56,20 @@ logger = logging.getLogger(__name__)
 
 _EMPTY = np.array([], dtype=np.int64)
 _NODES = 300  # node limit of a 0/1 knapsack (unproven: its LP value stands)
+_MIP_RESERVE_S = 0.5  # seconds kept back from a HiGHS solve (building the model, reading it)
+_MIP_MIN_S = 0.05  # HiGHS is not started with less time than this
+
+
+def _past(deadline: float) -> bool:
+    """Whether the deadline has passed."""
+    return time.perf_counter() >= deadline
+
+
+def _mip_has_time(deadline: float) -> bool:
+    """Whether a HiGHS solve (:func:`_mip`) could still start before the deadline."""
+    left = _left(deadline)
+    return left is None or left > _MIP_RESERVE_S + _MIP_MIN_S
+
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -620,18 +640,15 @@ def solve(
 
     room_s = deadline - t0 if math.isfinite(deadline) else math.inf
 
-    # ---- start: u_i = second-cheapest usable cost of the row
-    big = np.full(n, np.inf)
-    sec = np.full(n, np.inf)
-    np.minimum.at(big, pb.idx, pb.cst)
-    cst_sorted = np.lexsort((pb.cst, pb.idx))
-    ii = pb.idx[cst_sorted]
-    first = np.searchsorted(ii, np.arange(n))
-    nxt = first + 1
-    has2 = (nxt < len(ii)) & (ii[np.minimum(nxt, len(ii) - 1)] == np.arange(n))
-    sec[has2] = pb.cst[cst_sorted][nxt[has2]]
-    sec[~has2] = big[~has2]
+    # ---- start: u_i = second-cheapest usable cost of the row (the cheapest when it has one)
+    t_pass = time.perf_counter()
+    if m >= 2:  # a partial sort of each row's costs (a lexsort of the pairs took 0.2 s)
+        two = np.partition(pb.ct, 1, axis=0)[:2]
+        sec = np.where(np.isfinite(two[1]), two[1], two[0])
+    else:
+        sec = pb.ct[0].copy()
     u = sec.copy()
+    t_pass = time.perf_counter() - t_pass  # about one or two passes of the greedy fill
 
     best_ub = math.inf
     best_sel: np.ndarray | None = None
@@ -676,20 +693,23 @@ def solve(
             return time.perf_counter() + 30.0
         return time.perf_counter() + share * max(deadline - time.perf_counter(), 0.0)
 
-    # starts: the uncapacitated p-median's local search, the knapsack values' best sites
+    # starts: the knapsack values' best sites (always: the first answer), then the
+    # uncapacitated p-median's local search if time is left for its greedy fill, which makes
+    # p passes over the costs without looking at the clock
     rho = np.zeros(m)
     crit = np.zeros(m)
     _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, cap, u, rho, crit)
     order0 = free[np.argsort(rho[free], kind="stable")]
     try_sites(np.concatenate([fx, order0[:p]]))
-    if p > 0:
+    left = _left(deadline)
+    if p > 0 and (left is None or left > p * t_pass):
         budget = min(1.0, 0.05 * room_s) if math.isfinite(room_s) else 1.0
         plain = pmedian_local_search(pb.d, pb.w, p, fx, budget_s=budget, deadline=deadline)
         try_sites(plain)
     closed = np.zeros(m, dtype=bool)
     must_open = np.zeros(m, dtype=bool)
     logger.debug("cap p-median: starts %.6g after %.2fs", best_ub, time.perf_counter() - t0)
-    if best_sel is not None and p > 0:
+    if best_sel is not None and p > 0 and not _past(deadline):
         _swap_search(pb, best_sel, best_ub, isfixed, closed, must_open, try_sites, ls_end(0.3))
     polish(1)
     lag_end = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
@@ -697,7 +717,7 @@ def solve(
 
     # warm multipliers: each row's priced cost at the incumbent's sites (the transportation
     # prices), when they bound better than the second-cheapest costs
-    if best_sel is not None:
+    if best_sel is not None and not _past(deadline):
         dc = pb.costs(best_sel)
         mu = _prices(dc, pb.w, cap[best_sel], 150)
         u2 = np.min(dc + pb.w[:, None] * mu[None, :], axis=1)
@@ -809,7 +829,7 @@ def solve(
         time.perf_counter() - t0,
     )
     # ---- site swaps on the best answer again (the Lagrangian's sets may have improved it)
-    if tried and p > 0:  # from the best set by the heuristic's own costs (not the LP's)
+    if tried and p > 0 and not _past(deadline):  # from the best set by the heuristic's costs
         h_cost, _, h_sites = min(tried, key=lambda t: t[0])
         _swap_search(pb, h_sites, h_cost, isfixed, closed, must_open, try_sites, ls_end())
     polish(3)
@@ -835,7 +855,12 @@ def solve(
         time.perf_counter() - t0,
     )
     big_model = n_alive > 40 * n + 20000
-    if best_sel is not None and best_asg is not None and (big_model or math.isfinite(deadline)):
+    if (
+        best_sel is not None
+        and best_asg is not None
+        and (big_model or math.isfinite(deadline))
+        and _mip_has_time(deadline)
+    ):
         # sites: the incumbent's, the fixed ones and those the relaxation opened most
         in_pool = np.zeros(m, dtype=bool)
         in_pool[best_sel] = True
@@ -867,7 +892,7 @@ def solve(
         if h_sel is not None and h_obj < best_ub:
             best_ub, best_sel, best_asg = h_obj, h_sel, h_asg
     status, x_sel, x_asg, mip_obj, mip_bound = "unsolved", None, None, math.inf, math.nan
-    if not big_model or best_sel is None or math.isinf(deadline):
+    if (not big_model or best_sel is None or math.isinf(deadline)) and _mip_has_time(deadline):
         status, x_sel, x_asg, mip_obj, mip_bound = _mip(
             pb, k_open, fx, alive, closed, must_open, best_sel, best_asg, math.inf, deadline
         )
@@ -914,6 +939,8 @@ def _swap_search(pb, cur, cur_cost, isfixed, closed, must_open, try_sites, end):
             return
         scores = []
         for pos in np.flatnonzero(~isfixed[sites] & ~must_open[sites]):
+            if time.perf_counter() >= end:  # scoring takes a knapsack pass per open site
+                return
             without = np.minimum(np.where(order[:, 0] == pos, b2, b1), 1e30)
             # opening b saves at most its best rows that fit its capacity (LP knapsack)
             _knapsacks(pb.ptr, pb.idx, pb.cst, pb.w, pb.cap, without, gain, crit)
@@ -966,8 +993,8 @@ def _mip(pb, k_open, fx, keep, closed, must_open, start_sel, start_asg, limit, d
     obj_x = pb.cst[keep]
     k = len(pr)
     left = _left(deadline)
-    secs = min(limit, left - 0.5 - 6e-6 * k) if left is not None else limit
-    if secs <= 0.05:
+    secs = min(limit, left - _MIP_RESERVE_S - 6e-6 * k) if left is not None else limit
+    if secs <= _MIP_MIN_S:
         return "unsolved", None, None, math.inf, math.nan
     # columns: y (m), x (k)
     xs = m + np.arange(k)

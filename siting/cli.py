@@ -599,6 +599,7 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
 def cmd_plan(args: argparse.Namespace) -> int:
     from siting import io
     from siting._compliance import default_start_year
+    from siting.candidates import water_areas
     from siting.pipeline import demo_paths, evaluate_inputs
     from siting.plan import PlanCosts, check_budget, plan_chart, plan_upgrades, write_plan_xlsx
 
@@ -641,6 +642,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             cand_path, coords=args.coords, crs=args.crs, communities=inputs.communities
         )
     )
+    # a user's buildings are screened as by `siting propose`: in water or more than 200 m
+    # outside the district, they are left out and named in a warning
+    water = None
+    if args.candidates is not None:
+        water = water_areas(inputs.roads, inputs.communities.crs, demo=inputs.is_demo)
     plan = plan_upgrades(
         ev,
         communities=inputs.communities,
@@ -651,6 +657,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         budget=budget,
         costs=PlanCosts(args.cost_enlarge, args.cost_fitout, args.cost_new, args.max_enlarge),
         start_year=args.start_year,
+        water=water,
+        candidates_label=Path(cand_path).name if cand_path is not None else "candidates",
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

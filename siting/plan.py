@@ -60,6 +60,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from siting import schema
 from siting._compliance import default_start_year
 from siting._errors import InputError
+from siting.candidates import screen
 from siting.standards import Standard, load_standard
 
 logger = logging.getLogger(__name__)
@@ -516,6 +517,8 @@ def plan_upgrades(
     start_year: int | None = None,
     levels: tuple[str, ...] | None = None,
     time_limit: float = 60.0,
+    water: gpd.GeoSeries | None = None,
+    candidates_label: str = "candidates",
 ) -> Plan:
     """Schedule upgrades so each year's compliance target is met at least cost.
 
@@ -548,12 +551,18 @@ def plan_upgrades(
         the same as the evaluation's compliance rate).
     time_limit
         Solver time limit per solve, seconds.
+    water
+        Water polygons: with ``communities``, candidates in water or more than 200 m outside
+        the district are left out, each named in a warning, as by ``siting propose`` (see
+        :func:`siting.candidates.screen`).
+    candidates_label
+        The candidates' file name, for messages.
 
     Raises
     ------
     InputError
-        Targets outside 0-1 or decreasing, a negative budget, or a budget list whose length
-        is not the number of years.
+        Targets outside 0-1 or decreasing, a negative budget, a budget list whose length
+        is not the number of years, or candidates none of which lies in the district on land.
     """
 
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
@@ -570,6 +579,8 @@ def plan_upgrades(
     n_years = len(tg)
     budgets = check_budget(budget, n_years)
     start = default_start_year() if start_year is None else int(start_year)
+    if candidates is not None and communities is not None and len(communities):
+        candidates = screen(candidates, communities, water=water, label=candidates_label)
 
     sites = evaluation.sites
     levels = std.programme_levels() if levels is None else tuple(levels)
@@ -1082,6 +1093,9 @@ def _result(
                 f"their estimated cost, {c_b:,.0f} yuan, is outside this plan's budget and "
                 "totals (listed as year 0)."
             )
+    changed = _sites_added_note(planned, chosen, sites, n0, yrs)
+    if changed:
+        notes.append(changed)
     if budgets is not None:
         over_rows = yrs[yrs["budget_left_yuan"] < -0.5]
         if len(budgets) == 1:
@@ -1123,6 +1137,65 @@ def _result(
         budget_total_yuan=total_budget,
         budget_per_year=budgets is not None and len(budgets) > 1,
     )
+
+
+def _listed(items: list[str], sep: str, more: str) -> str:
+    """The first 10 items joined by ``sep``; ``more`` (formatted with the rest's count) after."""
+    shown = sep.join(items[:10])
+    return shown + (more.format(len(items) - 10) if len(items) > 10 else "")
+
+
+def _sites_added_note(planned, chosen, sites, n0, yrs) -> str | None:
+    """The note on the sites the plan adds (splits of overloaded sites: new stations still to
+    be placed) and retires (多社区一中心 merges), with the number of sites before and after;
+    None when it adds and retires none."""
+    is_merge = (chosen["action"] == "merge").to_numpy()
+    into = np.full(len(planned), "", dtype=object)
+    into[is_merge] = sites["site_id"].to_numpy()[chosen["other"].to_numpy()[is_merge]]
+    rows = planned.assign(merged_into=into).sort_values(["calendar_year", "site_id"])
+    split = rows[rows["action"] == "split"]
+    merged = rows[rows["action"] == "merge"]
+    if not len(split) and not len(merged):
+        return None
+    zh, en = [], []
+    if len(split):
+        k = int(split["new_sites"].sum())
+        items_zh = [
+            f"{r.site_id} {r.calendar_year} 年分设 {r.new_sites} 个" for r in split.itertuples()
+        ]
+        items_en = [f"{r.site_id}: {r.new_sites} in {r.calendar_year}" for r in split.itertuples()]
+        zh.append(
+            f"分设新站 {k} 个：{len(split)} 个站点服务人口超过其层级上限（"
+            + _listed(items_zh, "、", "等，另 {} 个")
+            + "），新站位置待定（可用 siting propose 选址）"
+        )
+        who = f"{len(split)} sites serve" if len(split) != 1 else "1 site serves"
+        en.append(
+            f"{k} new station{'s' if k != 1 else ''} from splits: {who} more residents than "
+            "their level's maximum (" + _listed(items_en, ", ", " and {} more") + "); where the "
+            "new stations go is for siting propose"
+        )
+    if len(merged):
+        items_zh = [
+            f"{r.site_id} {r.calendar_year} 年并入 {r.merged_into}" for r in merged.itertuples()
+        ]
+        items_en = [
+            f"{r.site_id} into {r.merged_into} in {r.calendar_year}" for r in merged.itertuples()
+        ]
+        zh.append(
+            f"多社区一中心撤并 {len(merged)} 个站点（"
+            + _listed(items_zh, "、", "等，另 {} 个")
+            + "）"
+        )
+        en.append(
+            f"{len(merged)} site{'s' if len(merged) != 1 else ''} retired, merged into a "
+            "neighbouring community's station (" + _listed(items_en, ", ", " and {} more") + ")"
+        )
+    end, last = int(yrs["sites_total"].iat[-1]), int(yrs["calendar_year"].iat[-1])
+    zh.append(f"至 {last} 年计入层级的站点由 {n0} 个变为 {end} 个")
+    en.append(f"sites counted: {n0} now, {end} by {last}")
+    text_en = "; ".join(en)
+    return "；".join(zh) + "。\n" + text_en[0].upper() + text_en[1:] + "."
 
 
 def write_plan_xlsx(plan: Plan, path: Any) -> Any:

@@ -714,3 +714,82 @@ def test_plan_chart_bilingual_legend_below_with_not_met_and_cost(tmp_path, monke
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks[0] == "2025\n120 万元" and ticks[1] == "2026\n60 万元"  # C 1.2 M, D 0.6 M
     assert "200 万元" in ax.get_title()  # the budget total
+
+
+# --- candidate buildings screened as by `siting propose`; sites added and retired -----------
+
+
+def _screen_case():
+    """One community (0-1,000 m square); P (300 m2, too small to double) at (900, 500).
+    Buildings of 1,100 m2 within P's 500 m: IN (100 m, inside), FAR (400 m, but 300 m east of
+    the district) and WET (300 m, inside but in a pond)."""
+    comm = gpd.GeoDataFrame(
+        {"id": ["K1"], "population": [9000.0], "households": [3000.0]},
+        geometry=[shapely.box(0, 0, 1000, 1000)],
+        crs=CRS,
+    )
+    ev = SimpleNamespace(
+        sites=_sites(
+            [
+                ("A", 1200, 1200, True, 5000, 100, 100, "K1"),
+                ("P", 300, 300, False, 4000, 900, 500, "K1"),
+            ]
+        )
+    )
+    cands = gpd.GeoDataFrame(
+        {
+            "id": ["IN", "FAR", "WET"],
+            "name": ["旧小学", "外区仓库", "湖心亭"],
+            "floor_area_m2": [1100.0] * 3,
+            "ground_floor_area_m2": [600.0] * 3,
+        },
+        geometry=shapely.points([[800, 500], [1300, 500], [900, 800]]),
+        crs=CRS,
+    )
+    water = gpd.GeoSeries([shapely.box(850, 750, 950, 850)], crs=CRS)
+    return ev, comm, cands, water
+
+
+def test_candidates_in_water_or_outside_the_district_are_left_out_and_named():
+    from siting._errors import SitingWarning
+
+    ev, comm, cands, water = _screen_case()
+    net = EuclideanNetwork(CRS)
+    kw = {"communities": comm, "network": net, "targets": (1.0,) * 3, "water": water}
+    with pytest.warns(SitingWarning) as rec:
+        plan = plan_upgrades(ev, candidates=cands, candidates_label="vacant.csv", **kw)
+    moves = plan.options[plan.options["action"] == "move"]
+    assert moves["candidate"].tolist() == ["IN"]  # FAR and WET were options before
+    text = " ".join(str(w.message) for w in rec)
+    assert "vacant.csv: left out 1 more than 200 m outside the district (FAR: 0.3 km away)" in text
+    assert "1 in water (WET)" in text
+    assert plan.actions["detail"].str.contains("旧小学").all()  # 1,100 x 2,500 < new 8.0 M
+    # none left: an error naming what is wrong, as `siting propose` gives
+    with pytest.raises(InputError, match="no candidate lies inside the district on land"):
+        plan_upgrades(ev, candidates=cands[cands["id"] != "IN"], **kw)
+
+
+def test_note_names_sites_added_by_splits_and_retired_by_merges():
+    """C (30,000 residents, station maximum 25,000) is split: one new station; B is merged
+    into A (K1 and K2 touch, 2,000 + 1,000 households fit A): sites 4 -> 4 + 1 - 1 = 4."""
+    ev, comm = _merge_case()
+    ev.sites = _sites(
+        [
+            ("A", 1200, 1200, True, 5000, -100, 0, "K1"),
+            ("B", 500, 500, False, 2600, 200, 0, "K2"),
+            ("C", 800, 800, False, 30000, 5500, 0, "K3"),
+            ("H", 1000, 1000, True, 3000, 5600, 300, "K3b"),
+        ]
+    ).assign(households_served=[2000.0, 1000.0, 6000.0, 1000.0], max_population=[25000.0] * 4)
+    plan = plan_upgrades(ev, communities=comm, targets=(1.0,) * 3, start_year=2027)
+    assert sorted(plan.actions["action"]) == ["merge", "split"]
+    note = next(n for n in plan.notes if "分设新站" in n)
+    zh, en = note.split("\n")
+    assert "分设新站 1 个" in zh and "C 2027 年分设 1 个" in zh and "B 2027 年并入 A" in zh
+    assert "由 4 个变为 4 个" in zh
+    assert en.startswith("1 new station from splits: 1 site serves more residents")
+    assert "(C: 1 in 2027)" in en and "1 site retired" in en and "(B into A in 2027)" in en
+    assert en.endswith("sites counted: 4 now, 4 by 2029.")
+    # no split and no merge: no such note
+    plain = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), start_year=2025)
+    assert not any("分设新站" in n or "多社区一中心" in n for n in plain.notes)

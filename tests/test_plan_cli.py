@@ -140,3 +140,80 @@ def test_start_year_in_the_past_warns(tmp_path, capsys):
     assert "warning: --start-year 2020 is in the past" in err and f"({this_year})" in err
     assert main(["plan", "--start-year", str(this_year), "--out", str(tmp_path / "q")]) == 0
     assert "in the past" not in capsys.readouterr().err
+
+
+def _vacant_with_far_and_wet(tmp_path: Path, keep_demo: bool = True) -> Path:
+    """The demo's first vacant buildings, one in Beijing (BJ1) and one in the demo's river
+    (W1), as a planner's CSV."""
+    import geopandas as gpd
+    import shapely
+
+    from siting import pipeline
+    from siting.candidates import water_areas
+
+    paths = pipeline.demo_paths()
+    comm = gpd.read_file(paths["communities"])
+    crs = comm.estimate_utm_crs()
+    comm = comm.to_crs(crs)
+    water = water_areas(None, crs, demo=True)
+    near = shapely.intersection(
+        shapely.union_all(water.values), shapely.union_all(comm.geometry.values).buffer(150)
+    )
+    wet = gpd.GeoSeries([near.representative_point()], crs=crs).to_crs(4326)
+    demo = gpd.read_file(paths["candidates"]).to_crs(4326).head(6 if keep_demo else 0)
+    rows = pd.DataFrame(
+        {
+            "id": [*demo["id"], "BJ1", "W1"],
+            "name": [*demo["name"], "北京的点", "河中"],
+            "lon": [*demo.geometry.x, 116.397, wet.x.iat[0]],
+            "lat": [*demo.geometry.y, 39.908, wet.y.iat[0]],
+            "floor_area_m2": [*demo["floor_area_m2"], 1500.0, 1500.0],
+        }
+    )
+    path = tmp_path / "vacant.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def test_plan_own_candidates_screened_as_propose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--candidates PATH: a building in another city or in the river is left out with a
+    warning naming it (as `siting propose` does); none left is an error."""
+    path = _vacant_with_far_and_wet(tmp_path)
+    out = tmp_path / "plan"
+    argv = ["plan", "--candidates", str(path), "--start-year", "2027", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: vacant.csv: left out 1 more than 200 m outside the district (BJ1:" in err
+    assert "1 in water (W1)" in err
+    details = " ".join(pd.read_csv(out / "plan.csv")["detail"].astype(str))
+    assert "BJ1" not in details and "W1" not in details
+    only_bad = _vacant_with_far_and_wet(tmp_path, keep_demo=False)
+    assert main(["plan", "--candidates", str(only_bad), "--out", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert "error: vacant.csv: geometry: no candidate lies inside the district on land" in err
+    assert "BJ1" in err and "W1" in err
+
+
+def test_plan_prints_sites_added_by_splits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo plan splits overloaded stations (new stations still to be placed) and merges
+    one: stdout says how many sites each adds or retires, Chinese first, then English."""
+    out = tmp_path / "plan"
+    assert main(["plan", "--start-year", "2027", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    plan = pd.read_csv(out / "plan.csv")
+    split = plan[plan["action"] == "split"]
+    assert len(split) > 0, "the demo has overloaded stations"
+    k = int(split["new_sites"].sum())
+    lines = text.splitlines()
+    zh = next(i for i, line in enumerate(lines) if line.startswith(f"分设新站 {k} 个"))
+    en = lines[zh + 1]
+    assert en.startswith(f"{k} new station")
+    assert all(f"{r.site_id}: {r.new_sites} in {r.calendar_year}" in en for r in split.itertuples())
+    years = pd.read_csv(out / "plan_years.csv")
+    n_merged = int((plan["action"] == "merge").sum())
+    now = int(years["sites_total"].iat[-1]) - k + n_merged
+    assert en.endswith(f"sites counted: {now} now, {years['sites_total'].iat[-1]} by 2029.")

@@ -701,7 +701,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_estate(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.estate import check_estate, lonlat_text
+    from siting.estate import check_estate, check_households, lonlat_text
     from siting.maps import estate_map, save_map
     from siting.pipeline import demo_paths
 
@@ -721,6 +721,8 @@ def cmd_estate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SitingWarning)
         try:
+            if args.households is not None:  # before the data is read: a typo costs no wait
+                check_households(args.households)
             demo = args.communities is None and args.sites is None
             # the district's files keep their own CRS; --crs is meant for the estate's files
             if args.crs is not None and (
@@ -774,6 +776,9 @@ def cmd_estate(args: argparse.Namespace) -> int:
                     "estate": str(estate_path),
                     "proposed_site": str(proposed_path),
                     "sites": inputs.files.get("sites", "sites"),
+                    "households": "--households"
+                    if args.households is not None
+                    else str(estate_path),
                 },
             )
         except InputError:

@@ -56,14 +56,20 @@ __all__ = [
     "MAX_OUTSIDE_DISTRICT_M",
     "NEARBY_SITE_M",
     "PERSONS_PER_HOUSEHOLD",
+    "PLAUSIBLE_HOUSEHOLDS",
     "STREET_FRONT_M",
     "EstateCheck",
     "check_estate",
+    "check_households",
     "lonlat_text",
 ]
 
 #: Residents per household used to turn households into population (China 2020 census: 2.62).
 PERSONS_PER_HOUSEHOLD = 2.62
+#: Households above which one estate is implausible enough to warn: about 26,000 residents
+#: (2.62 a household), more than a 10-minute living circle of GB 50180-2018 (15,000-25,000
+#: residents); one estate rarely has more. A larger figure is checked with a warning, not refused.
+PLAUSIBLE_HOUSEHOLDS = 10_000
 #: A site "fronts a street" when a walkable street passes within this many metres.
 STREET_FRONT_M = 30.0
 #: An estate farther than this (straight line, metres) from every community of the district is
@@ -99,6 +105,54 @@ def _where(frame: gpd.GeoDataFrame) -> str:
         if isinstance(v, str) and v.strip() and v != "estate":
             return f"feature 1 (id={v.strip()})"
     return "feature 1"
+
+
+def check_households(households: Any, *, source: str = "--households", where: str = "") -> float:
+    """The planned households as a float, checked: a positive whole number, with a
+    :class:`~siting.SitingWarning` above :data:`PLAUSIBLE_HOUSEHOLDS`.
+
+    Parameters
+    ----------
+    households
+        The figure given.
+    source
+        Where it comes from, for messages: an option (``"--households"``) or the estate file's
+        name (its ``households`` field, feature ``where``).
+
+    Raises
+    ------
+    InputError
+        Not a number, not finite, not positive or not whole.
+    """
+    option = source.startswith("--")
+    ok = isinstance(households, numbers.Real) and not isinstance(households, bool | np.bool_)
+    if not (ok and math.isfinite(households) and households > 0):
+        what = "households must be a positive whole number"
+    elif not float(households).is_integer():
+        what = "households must be a whole number"
+    else:
+        what = ""
+    if what:
+        fix = (
+            "give the planned number of households of the estate, e.g. --households 2400"
+            if option
+            else "correct the estate file's households field, or give --households N"
+        )
+        if option:
+            raise InputError.one("", "", source, f"{households!r}: {what}", fix)
+        what = what.removeprefix("households ")  # the field says it
+        raise InputError.one(source, where, "households", f"{households!r}: {what}", fix)
+    value = float(households)
+    if value > PLAUSIBLE_HOUSEHOLDS:
+        head = f"{source} {value:,.0f}" if option else f"{source}: households {value:,.0f}"
+        warn(
+            f"{head}: more than {PLAUSIBLE_HOUSEHOLDS:,} households for one estate is unusual "
+            "(a 10-minute living circle of GB 50180-2018 has 15,000-25,000 residents, about "
+            "5,700-9,500 households); check that the figure is the estate's households (户数), "
+            "not its residents, dwellings of several estates or a floor area. The check goes on "
+            f"with {value:,.0f} households."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -201,7 +255,7 @@ def check_estate(
     estate
         One polygon (canonical, metric CRS, e.g. from :func:`siting.io.load_estate`).
     households
-        Planned households of the estate (> 0).
+        Planned households of the estate (a positive whole number).
     sites
         Existing sites (canonical frame, same CRS).
     network
@@ -217,26 +271,30 @@ def check_estate(
         The district's communities (same CRS); when given, an estate farther than
         :data:`MAX_OUTSIDE_DISTRICT_M` from all of them is an error.
     files
-        Names shown in messages: ``"estate"``, ``"proposed_site"``, ``"sites"`` (file names).
+        Names shown in messages: ``"estate"``, ``"proposed_site"``, ``"sites"`` (file names)
+        and ``"households"`` (where the households come from: ``"--households"``, the default,
+        or the estate file's name).
 
     Raises
     ------
     InputError
-        Households not a positive number, an estate outside the district, a proposed site that
-        is not one feature or has no floor area.
+        Households not a positive whole number, an estate outside the district, a proposed site
+        that is not one feature or has no floor area.
+
+    Warns
+    -----
+    SitingWarning
+        Households above :data:`PLAUSIBLE_HOUSEHOLDS` (see :func:`check_households`).
     """
-    names = {"estate": "estate", "proposed_site": "proposed site", "sites": "sites"}
+    names = {
+        "estate": "estate",
+        "proposed_site": "proposed site",
+        "sites": "sites",
+        "households": "--households",
+    }
     names.update(files or {})
     std = load_standard(standard) if not isinstance(standard, Standard) else standard
-    ok = isinstance(households, numbers.Real) and not isinstance(households, bool | np.bool_)
-    if not (ok and math.isfinite(households) and households > 0):
-        raise InputError.one(
-            "",
-            "",
-            "--households",
-            f"households must be a positive number, got {households!r}",
-            "give the planned number of households of the estate, e.g. --households 2400",
-        )
+    households = check_households(households, source=names["households"], where=_where(estate))
     st = std.levels[schema.STATION]
     radius = st.service_radius_m
     population = households * PERSONS_PER_HOUSEHOLD

@@ -134,8 +134,44 @@ def test_unknown_ground_floor_is_unchecked_not_failed(net):
 
 @pytest.mark.parametrize("bad", [0, -10, float("nan"), float("inf"), "2400", True])
 def test_households_must_be_positive(net, bad):
-    with pytest.raises(InputError, match="households must be a positive number"):
+    with pytest.raises(InputError, match="households must be a positive whole number"):
         _check(net, bad)
+
+
+@pytest.mark.parametrize("bad", [2400.5, 0.3, np.float64(99.99)])
+def test_households_must_be_whole(net, bad):
+    """2400.5 households was accepted (required area 720.15 m2 computed from it)."""
+    with pytest.raises(InputError) as err:
+        _check(net, bad)
+    (p,) = err.value.problems
+    assert (p.file, p.where, p.field) == ("", "", "--households")
+    assert p.what == f"{bad!r}: households must be a whole number"
+    # from the estate file: the file, the feature and its field are named
+    with pytest.raises(InputError) as err:
+        _check(net, bad, files={"households": "estate.gpkg"})
+    (p,) = err.value.problems
+    assert (p.file, p.where, p.field) == ("estate.gpkg", "feature 1 (id=E)", "households")
+    assert p.what == f"{bad!r}: must be a whole number" and "households field" in p.fix
+    # whole numbers of any numeric type are fine
+    assert _check(net, np.int64(2400)).households == 2400.0
+    assert _check(net, 2400.0).required_floor_area_m2 == pytest.approx(1000.0)
+
+
+def test_implausibly_many_households_warn_naming_the_value(net):
+    """10,000,000 households was accepted silently (a 3,000,000 m2 requirement). Above
+    10,000 households (about 26,000 residents, more than a 10-minute living circle) the check
+    warns, naming the figure and what to check, and goes on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        _check(net, 10_000)  # at the bound: no warning
+    with pytest.warns(SitingWarning) as rec:
+        res = _check(net, 10_000_000)
+    assert res.required_floor_area_m2 == pytest.approx(3_000_000.0)  # 30 m2 per 100
+    (msg,) = [str(w.message) for w in rec if "households" in str(w.message)]
+    assert msg.startswith("--households 10,000,000: more than 10,000 households for one estate")
+    assert "not its residents" in msg
+    with pytest.warns(SitingWarning, match=r"^estate.gpkg: households 10,001: more than"):
+        _check(net, 10_001, files={"households": "estate.gpkg"})
 
 
 def test_proposed_site_without_area(net):

@@ -158,3 +158,37 @@ def test_warnings_come_before_the_results(tmp_path: Path) -> None:
     assert code == 0
     assert text.index("warning: no road network given") < text.index("households ")
     assert text.rstrip().splitlines()[-1].startswith("wrote estate.json, map.html")
+
+
+def test_households_implausibly_many_warns_and_goes_on(tmp_path: Path) -> None:
+    code, text = _run(["estate", "--households", "10000000", "--out", str(tmp_path)])
+    assert code == 0, text
+    warning = "warning: --households 10,000,000: more than 10,000 households for one estate"
+    assert text.count(warning) == 1  # checked early and in the check: printed once
+    assert text.index(warning) < text.index("households 10,000,000 (~26,200,000 residents)")
+
+
+def test_households_not_whole_is_an_error_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import siting.cli as cli
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("data loaded before --households was checked")
+
+    monkeypatch.setattr(cli, "_load", no_load)
+    code, text = _run(["estate", "--households", "2400.5", "--out", str(tmp_path)])
+    assert code == 2
+    assert (
+        "error: --households: 2400.5: households must be a whole number - give the planned "
+        "number of households of the estate, e.g. --households 2400"
+    ) in text
+
+
+def test_households_not_whole_in_the_estate_file_names_it(tmp_path: Path) -> None:
+    est = _demo_estate().assign(id="E7", households=2400.5)
+    path = tmp_path / "half.geojson"
+    est.to_file(path, driver="GeoJSON")
+    code, text = _run(["estate", "--estate", str(path), "--roads", "none", "--out", str(tmp_path)])
+    assert code == 2
+    assert f"error: {path}: feature 1 (id=E7): households: 2400.5: must be a whole number" in text

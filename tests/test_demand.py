@@ -116,3 +116,33 @@ def test_very_fine_grid_warns(monkeypatch):
     with pytest.warns(SitingWarning, match=r"--spacing 10 m gives 100 demand points"):
         pts = demand.demand_points(c, spacing=10)
     assert len(pts) == 100
+
+
+def test_too_fine_a_spacing_is_a_user_error_before_any_point_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--spacing 1 over a district was a ValueError traceback after 2 GB of grid: now an
+    InputError naming --spacing, the value, the count and a spacing that fits, raised from
+    the polygons' area before the grid is built."""
+    from siting._errors import InputError
+
+    c = _frame([shapely.box(0, 0, 1000, 1000)], [5000])  # 1 km2: 1,000,000 points at 1 m
+    calls: list[int] = []
+    real = shapely.contains_xy
+
+    def spy(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(shapely, "contains_xy", spy)
+    with pytest.raises(InputError) as err:
+        demand_points(c, spacing=1, max_points=10_000)
+    assert not calls  # no point was tested: the grid was never built
+    (p,) = err.value.problems
+    assert p.field == "--spacing"
+    assert "1 m gives about 1,000,000 demand points, more than the 10,000" in p.what
+    fit = int(p.fix.split("--spacing ")[1].split()[0])
+    # sqrt(1,000,000 m2 / 10,000) = 10 m, with a 10% margin for boundary cells
+    assert fit == 11
+    d = demand_points(c, spacing=fit, max_points=10_000)
+    assert len(d) <= 10_000 and d["population"].sum() == pytest.approx(5000)

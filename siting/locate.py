@@ -2,8 +2,9 @@
 
 The models take matrices only (rows = demand points, columns = candidate sites); turning
 geometry into matrices is :mod:`siting.network`'s job. Every model returns a frozen
-:class:`Solution` whose ``status`` says what was proven: "optimal" only when HiGHS proved it
-(relative gap 0), "feasible" with the proven ``gap`` when the time limit stopped the search with an
+:class:`Solution` whose ``status`` says what was proven: "optimal" only when it was proven
+(exactly with whole-number weights; with fractional weights, such as grid-cell populations or
+distances, up to a relative 1e-6, the noise floor of HiGHS's feasibility tolerances), "feasible" with the proven ``gap`` when the time limit stopped the search with an
 incumbent, "infeasible" when no solution exists, and "unsolved" when the time limit passed before
 any solution was found.
 

@@ -16,6 +16,7 @@ re-exported here.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,14 @@ from siting import _csgraph, settings
 from siting._errors import InputError, warn
 from siting._euclidean import EuclideanNetwork, _csr_keep_zeros, as_xy
 
-__all__ = ["EuclideanNetwork", "WalkNetwork", "as_xy", "check_covers", "quiet_snapping"]
+__all__ = [
+    "EuclideanNetwork",
+    "WalkNetwork",
+    "as_xy",
+    "check_covers",
+    "quiet_snapping",
+    "snap_warnings_once",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,16 @@ log = logging.getLogger(__name__)
 _QUIET_SNAP: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "siting_quiet_snap", default=False
 )
+
+
+# set by snap_warnings_once(): the far points already reported in the block, per network
+_SNAP_SEEN: contextvars.ContextVar[dict[int, set[bytes]] | None] = contextvars.ContextVar(
+    "siting_snap_seen", default=None
+)
+_NET_UIDS = itertools.count(1)
+
+#: Distinct ids named in a far-from-road warning (the rest are counted).
+SNAP_WARN_MAX_IDS = 10
 
 
 @contextmanager
@@ -55,6 +73,27 @@ def quiet_snapping() -> Iterator[None]:
         yield
     finally:
         _QUIET_SNAP.reset(token)
+
+
+@contextmanager
+def snap_warnings_once() -> Iterator[None]:
+    """Within the block (one command), in this thread only, each point far from the streets is
+    reported once: a later snap of the same points (the same layer again, a subset of it, or a
+    layer that adds points to it, such as the sites with a proposal's new ones) names only the
+    far points not reported yet, and is silent when there are none.
+
+    Points are told apart by their coordinates on each network. Outside such a block every
+    :meth:`WalkNetwork.snap` reports all its far points (a library call, or an app result that
+    keeps its own warnings). A nested block shares the outer block's record.
+    """
+    if _SNAP_SEEN.get() is not None:
+        yield
+        return
+    token = _SNAP_SEEN.set({})
+    try:
+        yield
+    finally:
+        _SNAP_SEEN.reset(token)
 
 
 #: Sources per tile in bulk searches (bounds the memory of the pair lists).
@@ -359,13 +398,35 @@ class WalkNetwork:
 
     # ------------------------------------------------------------------ snapping
     def snap(
-        self, points: Any, *, warn_distance: float | None = None, label: str = "points"
+        self,
+        points: Any,
+        *,
+        warn_distance: float | None = None,
+        label: str = "points",
+        ids: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest node (straight line) of each point and the distance to it.
 
-        Points farther than ``warn_distance`` (default ``settings.SNAP_WARN_DISTANCE_M``) from
-        every node are reported in one :class:`~siting._errors.SitingWarning` (count and the
-        worst positions).
+        This is the check of an input layer: points farther than ``warn_distance`` (default
+        ``settings.SNAP_WARN_DISTANCE_M``) from every node are reported in one
+        :class:`~siting._errors.SitingWarning` naming the layer (``label``, e.g. ``"sites"``),
+        how many points, the farthest by id with their distance, and what to do. Call it once per
+        layer; the distance queries (:meth:`distances`, :meth:`nearest`, :meth:`reached`,
+        :meth:`service_areas`) do not warn unless given a ``label``. Within
+        :func:`snap_warnings_once` a point is reported once; :func:`quiet_snapping` silences it.
+
+        Parameters
+        ----------
+        points
+            GeoSeries/GeoDataFrame or ``(n, 2)`` array in the metric CRS.
+        warn_distance
+            Metres; ``inf`` never warns.
+        label
+            The layer's name as the user knows it (plural: ``"1 of 30 sites are ..."``).
+        ids
+            The user's id of each point (length ``n``; repeated ids, such as the community of
+            each demand-grid point, are named once with their count). Default: the index of a
+            GeoSeries/GeoDataFrame, else the positions (``#0``, ``#1`` ...).
 
         Returns
         -------
@@ -373,39 +434,105 @@ class WalkNetwork:
         snap_distance : numpy.ndarray of float64
         """
         xy = as_xy(points)
+        node, d = self._snap_xy(xy)
+        self._warn_far(points, xy, d, label, ids, warn_distance, stacklevel=4)
+        return node, d
+
+    def _snap_xy(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest node and distance of each point of an ``(n, 2)`` array (no warning)."""
         if len(xy) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
         d, i = self._tree.query(xy, k=1, workers=settings.threads())
-        limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else warn_distance
-        far = np.flatnonzero(d > limit)
-        if len(far) and not _QUIET_SNAP.get():
-            worst = far[np.argsort(-d[far], kind="stable")][:5]
-            names = points.index if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame) else None
-            desc = ", ".join(
-                f"{'#' + str(k) if names is None else names[k]} ({d[k]:.0f} m)" for k in worst
-            )
-            warn(
-                f"{len(far)} of {len(xy)} {label} are more than {limit:.0f} m from the nearest "
-                f"road node of {self.source or 'the network'}; farthest: {desc}",
-                stacklevel=3,
-            )
         return i.astype(np.int64), d.astype(np.float64)
 
+    def _uid(self) -> int:
+        """This network's key in the :func:`snap_warnings_once` record (ids of objects are
+        reused once they are freed; networks unpickled from a cache get one on first use)."""
+        uid = self.__dict__.get("_snap_uid")
+        if uid is None:
+            uid = self.__dict__["_snap_uid"] = next(_NET_UIDS)
+        return int(uid)
+
+    def _warn_far(
+        self,
+        points: Any,
+        xy: np.ndarray,
+        d: np.ndarray,
+        label: str | None,
+        ids: Any,
+        warn_distance: float | None,
+        *,
+        stacklevel: int,
+    ) -> None:
+        """The far-from-road warning of a layer (see :meth:`snap`); ``label`` None: none."""
+        if label is None or len(xy) == 0 or _QUIET_SNAP.get():
+            return
+        limit = settings.SNAP_WARN_DISTANCE_M if warn_distance is None else float(warn_distance)
+        far = np.flatnonzero(d > limit)
+        if len(far) == 0:
+            return
+        seen_all = _SNAP_SEEN.get()
+        earlier = 0
+        if seen_all is not None:
+            seen = seen_all.setdefault(self._uid(), set())
+            keys = [np.ascontiguousarray(xy[k], dtype=np.float64).tobytes() for k in far]
+            new = np.array([k not in seen for k in keys], dtype=bool)
+            seen.update(keys)
+            earlier = int((~new).sum())
+            far = far[new]
+            if len(far) == 0:
+                return
+        names = _point_ids(points, ids, len(xy))
+        besides = f" (besides {earlier} reported above)" if earlier else ""
+        warn(
+            f"{len(far)} of {len(xy)} {label} are more than {limit:.0f} m from the nearest road "
+            f"node of {self.source or 'the network'}{besides}; farthest: "
+            f"{_far_list(names, far, d)} - their walking distances start with that straight "
+            "line; check their coordinates (and the coordinate system), or use a road file "
+            "that includes the streets and paths near them",
+            stacklevel=stacklevel,
+        )
+
+    def _query_snap(
+        self, points: Any, label: Any, ids: Any, side: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Snap one side of a query; warn only when the caller named its layer."""
+        xy = as_xy(points)
+        node, d = self._snap_xy(xy)
+        name = None if label is None else label[side]
+        if name is not None:
+            pid = None if ids is None else ids[side]
+            # attributed to the query's caller (warn -> _warn_far -> _query_snap -> the query)
+            self._warn_far(points, xy, d, name, pid, None, stacklevel=4)
+        return node, d
+
     # ------------------------------------------------------------------ distances
-    def distances(self, origins: Any, destinations: Any, cutoff: float) -> sparse.csr_matrix:
+    def distances(
+        self,
+        origins: Any,
+        destinations: Any,
+        cutoff: float,
+        *,
+        label: tuple[str | None, str | None] | None = None,
+        ids: tuple[Any, Any] | None = None,
+    ) -> sparse.csr_matrix:
         """Network distances (snapping rule) for every origin-destination pair within ``cutoff``.
 
         One bounded search runs from each destination's node (limit ``cutoff`` minus its snap
         distance); reached nodes are mapped to the origins snapped to them. Two points on the
         same node are ``snap_a + snap_b`` apart.
 
+        Points far from the streets are not reported here (check each input layer once with
+        :meth:`snap`) unless ``label`` names the layers, ``(origins' layer, destinations'
+        layer)`` (None for a side not to report), with their ``ids`` as in :meth:`snap`.
+
         Returns
         -------
         scipy.sparse.csr_matrix
             ``(n_origins, n_destinations)``; every pair within ``cutoff`` is stored, 0 included.
         """
-        a_node, a_snap = self.snap(origins, label="origins")
-        b_node, b_snap = self.snap(destinations, label="destinations")
+        a_node, a_snap = self._query_snap(origins, label, ids, 0)
+        b_node, b_snap = self._query_snap(destinations, label, ids, 1)
         shape = (len(a_node), len(b_node))
         cutoff = float(cutoff)
         if shape[0] == 0 or shape[1] == 0:
@@ -461,15 +588,22 @@ class WalkNetwork:
         return gptr, order.astype(np.int64), snap[order]
 
     def nearest(
-        self, origins: Any, destinations: Any, cutoff: float | None = None
+        self,
+        origins: Any,
+        destinations: Any,
+        cutoff: float | None = None,
+        *,
+        label: tuple[str | None, str | None] | None = None,
+        ids: tuple[Any, Any] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Index and network distance of the nearest destination for each origin.
 
         One multi-source search from all destinations at once (each starting at its snap
-        distance). Origins with no destination within ``cutoff`` get -1 and inf.
+        distance). Origins with no destination within ``cutoff`` get -1 and inf. ``label`` and
+        ``ids``: as in :meth:`distances` (no far-from-road warning without ``label``).
         """
-        a_node, a_snap = self.snap(origins, label="origins")
-        b_node, b_snap = self.snap(destinations, label="destinations")
+        a_node, a_snap = self._query_snap(origins, label, ids, 0)
+        b_node, b_snap = self._query_snap(destinations, label, ids, 1)
         idx = np.full(len(a_node), -1, dtype=np.int64)
         dist = np.full(len(a_node), np.inf)
         if len(a_node) == 0 or len(b_node) == 0:
@@ -486,9 +620,14 @@ class WalkNetwork:
         return idx, dist
 
     # ------------------------------------------------------------------ service areas
-    def reached(self, points: Any, cutoff: float) -> sparse.csr_matrix:
-        """``(n_points, n_nodes)`` matrix of walking distances (snap included) within ``cutoff``."""
-        node, snap = self.snap(points)
+    def reached(
+        self, points: Any, cutoff: float, *, label: str | None = None, ids: Any = None
+    ) -> sparse.csr_matrix:
+        """``(n_points, n_nodes)`` matrix of walking distances (snap included) within ``cutoff``.
+
+        No far-from-road warning unless ``label`` names the layer (``ids`` as in :meth:`snap`).
+        """
+        node, snap = self._query_snap(points, (label, None), (ids, None), 0)
         n = self.n_nodes
         ident = np.arange(n + 1, dtype=np.int64)
         engine = _csgraph if len(np.unique(node)) * n <= CSGRAPH_MAX_WORK else _numba()
@@ -503,12 +642,23 @@ class WalkNetwork:
         return m
 
     def service_areas(
-        self, points: Any, cutoffs: Sequence[float], *, width: float = 40.0
+        self,
+        points: Any,
+        cutoffs: Sequence[float],
+        *,
+        width: float = 40.0,
+        label: str | None = None,
+        ids: Any = None,
     ) -> gpd.GeoDataFrame:
         """Polygons following the streets reached from each point within each cutoff.
 
         The reached parts of streets (an edge reached from one end is cut at the remaining
-        distance) and the walk from the point to its node are buffered by ``width`` metres.
+        distance) and the walk from the point to its node are buffered by ``width`` metres
+        (a point far from every node shows as that straight walk).
+
+        No far-from-road warning unless ``label`` names the layer (``ids`` as in :meth:`snap`):
+        areas are drawn for points already checked, and may come from a cache or run in a
+        worker thread, so a warning here would depend on either.
 
         Returns
         -------
@@ -520,7 +670,7 @@ class WalkNetwork:
         cols = {"point_index": np.empty(0, np.int64), "cutoff_m": np.empty(0), "geometry": []}
         if len(xy) == 0 or not cutoffs:
             return gpd.GeoDataFrame(cols, geometry="geometry", crs=self.crs)
-        node, snap = self.snap(xy)
+        node, snap = self._query_snap(points, (label, None), (ids, None), 0)
         r = self.reached(xy, max(cutoffs)).tocoo()
         p_all, n_all, d_all = r.row.astype(np.int64), r.col.astype(np.int64), r.data
         n = self.n_nodes
@@ -581,6 +731,34 @@ class WalkNetwork:
             geometry="geometry",
             crs=self.crs,
         )
+
+
+def _point_ids(points: Any, ids: Any, n: int) -> np.ndarray:
+    """The id of each point as text: ``ids``, the pandas index, or ``#position``."""
+    if ids is not None:
+        out = np.asarray(ids, dtype=object).astype(str)
+        if out.shape != (n,):
+            raise ValueError(f"ids has {out.size} values for {n} points")
+        return out
+    if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
+        return np.asarray(points.index, dtype=object).astype(str)
+    return np.array([f"#{k}" for k in range(n)], dtype=object)
+
+
+def _far_list(names: np.ndarray, far: np.ndarray, d: np.ndarray) -> str:
+    """``"S9 (1000 m), C2 (3 points, up to 420 m)"``: the far points by id, farthest first."""
+    groups: dict[str, list[float]] = {}
+    for k in far[np.argsort(-d[far], kind="stable")]:
+        groups.setdefault(str(names[k]), []).append(float(d[k]))
+    parts = [
+        f"{name} ({ds[0]:.0f} m)"
+        if len(ds) == 1
+        else f"{name} ({len(ds)} points, up to {ds[0]:.0f} m)"
+        for name, ds in groups.items()
+    ]
+    more = len(parts) - SNAP_WARN_MAX_IDS
+    text = ", ".join(parts[:SNAP_WARN_MAX_IDS])
+    return f"{text} and {more} more" if more > 0 else text
 
 
 def _threaded_buffer(geoms: np.ndarray, width: float) -> np.ndarray:

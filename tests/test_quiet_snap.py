@@ -49,3 +49,17 @@ def test_quiet_in_block_and_only_in_its_thread() -> None:
     t.join()
     assert len(other) == 1 and len(other[0]) == 1
     assert len(_snap_warnings(net)) == 1  # restored after the block
+
+
+def test_quiet_also_silences_labelled_queries_and_snap_warnings_once() -> None:
+    from siting.network import snap_warnings_once
+
+    net = _net()
+    far = np.array([[5000.0, 0.0]])
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        with snap_warnings_once(), quiet_snapping():
+            net.snap(far, label="sites", ids=["S9"])
+            net.distances(far, far, 100.0, label=("sites", "sites"))
+            net.service_areas(far, [100.0], label="sites")
+    assert [r for r in rec if issubclass(r.category, SitingWarning)] == []

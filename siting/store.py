@@ -100,7 +100,9 @@ class Scenario:
     name
         1 to 100 characters, no control characters, no leading/trailing spaces.
     description
-        Free text shown in listings.
+        Free text shown in listings; ``None`` keeps the description of the name's latest
+        version when saved (re-saving without a new description must not drop it), and is
+        empty for a new name.
     inputs
         Input frames by key, usually some of :data:`INPUT_KEYS`.
     parameters
@@ -115,7 +117,7 @@ class Scenario:
     """
 
     name: str
-    description: str = ""
+    description: str | None = ""
     inputs: dict[str, pd.DataFrame] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -154,7 +156,7 @@ class Scenario:
         *,
         inputs: Mapping[str, pd.DataFrame] | None = None,
         parameters: Mapping[str, Any] | None = None,
-        description: str = "",
+        description: str | None = "",
         frames: tuple[str, ...] = RESULT_KEYS,
     ) -> Scenario:
         """A scenario holding an evaluation's summary and result frames.
@@ -291,7 +293,9 @@ class Store:
         label = f"scenario {name!r}"
         problems: builtins.list[Problem] = []
         description = scenario.description
-        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
+        if description is None:
+            pass  # the latest version's, read in the transaction below
+        elif not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
             problems.append(
                 Problem(
                     label,
@@ -331,10 +335,16 @@ class Store:
                 rows.append((role, key, order, fmt, crs, len(frame), data))
         if problems:
             raise InputError(problems)
-        assert isinstance(description, str)
 
         with self._lock, self._backend.transaction(f"save scenario {name!r}"):
             now = _now()
+            if description is None:
+                row = self._backend.execute(
+                    "SELECT description FROM siting_scenarios WHERE name = ?"
+                    " ORDER BY version DESC LIMIT 1",
+                    (name,),
+                ).fetchone()
+                description = str(row[0]) if row is not None and row[0] is not None else ""
             version, _created = self._backend.execute(
                 "INSERT INTO siting_names (name, created, last_version) VALUES (?, ?, 1)"
                 " ON CONFLICT (name) DO UPDATE"

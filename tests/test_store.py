@@ -280,6 +280,25 @@ def test_versions_are_numbered_and_kept(store: Store) -> None:
     assert "2025 基线" in store and "nope" not in store and 42 not in store
 
 
+def test_resave_without_description_keeps_it(store: Store) -> None:
+    """`--save NAME` again dropped the description: None now keeps the latest version's."""
+    assert store.save(_scenario(description="现状, 街道核对后")) == 1
+    assert store.save(_scenario(description=None)) == 2
+    assert store.load("2025 基线").description == "现状, 街道核对后"
+    assert store.save(_scenario(description="新说明")) == 3  # a new one replaces it
+    assert store.save(_scenario(description=None)) == 4
+    assert store.versions("2025 基线")["description"].tolist() == [
+        "现状, 街道核对后",
+        "现状, 街道核对后",
+        "新说明",
+        "新说明",
+    ]
+    assert store.save(_scenario("新方案", description=None)) == 1  # a new name: empty
+    assert store.load("新方案").description == ""
+    assert store.save(_scenario(description="")) == 5  # an explicit empty one clears it
+    assert store.load("2025 基线").description == ""
+
+
 def test_list_shows_latest_version_and_key_figures(store: Store) -> None:
     assert store.list().empty
     assert list(store.list().columns[:6]) == [

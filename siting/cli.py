@@ -134,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH|URL",
         help="scenario store for --save (default: $SITING_STORE or the user's)",
     )
-    p.add_argument("--description", default="", help="description of the saved scenario")
+    p.add_argument(
+        "--description",
+        default=None,
+        help="description of the saved scenario (default: re-saving keeps the previous one)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("map", help="write the district maps into maps/")
@@ -183,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="M",
-        help="walking radius in metres (default: the station's service radius)",
+        help="walking radius in metres (default: the station's service radius, 500 m in the "
+        "default profile; above 3,000 m a warning: beyond a plausible walk)",
     )
     p.add_argument(
         "--candidates",
@@ -204,7 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="solver time limit in seconds (default: 60)",
     )
-    p.add_argument("--out", default="out/propose", metavar="DIR")
+    p.add_argument(
+        "--out",
+        default="out/propose",
+        metavar="DIR",
+        help="output folder (default: out/propose)",
+    )
     p.set_defaults(func=cmd_propose)
 
     p = sub.add_parser("plan", help="three-year upgrade plan against the compliance targets")
@@ -272,7 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("estate", help="new-estate check: required space, coverage, proposed site")
     _add_inputs(p)
-    p.add_argument("--standard", default=settings.DEFAULT_STANDARD, metavar="NAME|PATH")
+    p.add_argument(
+        "--standard",
+        default=settings.DEFAULT_STANDARD,
+        metavar="NAME|PATH",
+        help="standards profile for the required floor area and the station rules: default, "
+        "gb50180, or a TOML file (default: default)",
+    )
     p.add_argument(
         "--estate",
         default=None,
@@ -291,7 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the developer's proposed site (a point with floor_area_m2)",
     )
-    p.add_argument("--out", default="out/estate", metavar="DIR")
+    p.add_argument(
+        "--out",
+        default="out/estate",
+        metavar="DIR",
+        help="output folder for estate.json and map.html (default: out/estate)",
+    )
     p.set_defaults(func=cmd_estate)
     return parser
 
@@ -348,12 +369,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     s = ev.summary
     print(
-        f"communities {len(inputs.communities)}, sites {s['sites_total']}, "
+        f"communities {len(inputs.communities)}, {_sites_text(s)}, "
         f"population {s['population_total']:,.0f}"
     )
     print(
         f"coverage {s['coverage_rate']:.1%} ({s['distance_mode']}), "
-        f"compliance {s['compliance_rate']:.1%} ({s['sites_compliant']}/{s['sites_total']})"
+        f"compliance {s['compliance_rate']:.1%} ({s['sites_compliant']}/{s['sites_total']} "
+        "centres and stations)"
     )
     print(f"wrote {', '.join(p.name for p in paths.values())} to {Path(args.out)}")
     if args.save:
@@ -377,6 +399,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             version = store.save(sc)
             print(f"saved scenario {args.save!r} version {version} in {store.location}")
     return 0
+
+
+def _sites_text(s: dict[str, Any]) -> str:
+    """``"sites 26 centres and stations (+4 points)"``: what the site count counts (the sites
+    with an area standard, those the compliance rate judges), and what else was read."""
+    n = int(s["sites_total"])
+    points = int(s.get("sites_all_levels", n)) - n
+    planned = int(s.get("sites_planned", 0))
+    extra = []
+    if points:
+        extra.append(f"+{points} point{'s' if points != 1 else ''}")
+    if planned:
+        extra.append(f"+{planned} planned")
+    return f"sites {n} centres and stations" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -478,7 +514,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from siting.candidates import default_candidates, water_areas
     from siting.maps import proposals_map, save_map
     from siting.pipeline import evaluate_inputs
-    from siting.propose import propose
+    from siting.propose import propose, write_proposals
 
     inputs, network = _load(args)
     ev = evaluate_inputs(
@@ -494,10 +530,6 @@ def cmd_propose(args: argparse.Namespace) -> int:
             args.candidates, coords=args.coords, crs=args.crs, communities=inputs.communities
         )
         water = water_areas(inputs.roads, inputs.communities.crs, demo=inputs.is_demo)
-    _progress(
-        f"solving {args.model} over {len(ev.demand):,} demand points x "
-        f"{len(cands):,} candidates ..."
-    )
     res = propose(
         ev,
         network,
@@ -512,38 +544,69 @@ def cmd_propose(args: argparse.Namespace) -> int:
         time_limit=args.time_limit,
         water=water,
         candidates_label="auto" if args.candidates == "auto" else Path(args.candidates).name,
+        progress=_progress,  # the count after the screening, not before it
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.stations.to_crs(4326).to_file(out / "proposals.geojson", driver="GeoJSON")
+    write_proposals(res.stations, out, args.coords)
     (out / "summary.json").write_text(
         json.dumps(res.summary, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8"
     )
     s = res.summary
-    if s["status"] == "optimal":
-        status = ("已证明最优", "proven optimal")
-    elif s["gap"] is None:  # no bound known
-        status = (
-            "时限内最好方案,与最优的差距未知",
-            f"best within --time-limit {args.time_limit:g} s, distance to the optimum unknown "
-            "(a longer --time-limit may prove it)",
-        )
-    else:
-        status = (
-            f"时限内最好方案,与最优相差不超过 {s['gap']:.2%}",
-            f"best within --time-limit {args.time_limit:g} s, at most {s['gap']:.2%} from the "
-            "optimum (a longer --time-limit narrows it)",
-        )
+    status = _status_text(s["status"], s["gap"], args.time_limit)
     title = (
         f"选址建议 {args.model.upper()} · {status[0]} · 半径 {s['radius_m']:,.0f} m / "
         f"Proposed stations: {args.model.upper()}, {status[1]}, radius {s['radius_m']:,.0f} m"
         + (", capacity by floor area" if s["capacity"] else "")
     )
     save_map(proposals_map(ev, res.stations, after=res.after, title=title), out / "map.html")
+    print(
+        f"{_sites_text(res.before.summary)}: the model keeps the {s['existing_sites_kept']} "
+        "existing centres and stations and adds new ones"
+    )
     for line in _propose_lines(s, res.stations, status[1]):
         print(line)
-    print(f"wrote proposals.geojson, summary.json, map.html to {out}")
+    print(
+        f"wrote proposals.geojson, proposals.csv, proposals.xlsx, summary.json, map.html to {out}"
+    )
     return 0
+
+
+#: A proven relative gap below this is the solver's numerical noise (HiGHS's default
+#: feasibility tolerance is 1e-6; its MIP gap is set to 0): the answer is optimal within
+#: tolerance, and a longer time limit would not improve it.
+GAP_TOLERANCE = 1e-6
+
+
+def _gap_text(gap: float) -> str:
+    """A relative gap as a percentage with enough digits never to read "0.00%"."""
+    if gap >= 1e-4:
+        return f"{gap:.2%}"
+    return f"{gap * 100:.1g}%"
+
+
+def _status_text(status: str, gap: float | None, time_limit: float) -> tuple[str, str]:
+    """The answer's status, Chinese and English, for the printout and the map's title."""
+    if status == "optimal":
+        return ("已证明最优", "proven optimal")
+    if gap is None:  # no bound known
+        return (
+            "时限内最好方案,与最优的差距未知",
+            f"best within --time-limit {time_limit:g} s, distance to the optimum unknown "
+            "(a longer --time-limit may prove it)",
+        )
+    if gap < GAP_TOLERANCE:
+        return (
+            f"在求解器容差内最优(差距 {gap:.1g})",
+            f"optimal within the solver's tolerance (proven gap {gap:.1g}, below "
+            f"{GAP_TOLERANCE:g}; stopped at --time-limit {time_limit:g} s)",
+        )
+    return (
+        f"时限内最好方案,与最优相差不超过 {_gap_text(gap)}",
+        f"best within --time-limit {time_limit:g} s, at most {_gap_text(gap)} from the "
+        "optimum (a longer --time-limit narrows it)",
+    )
 
 
 def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20) -> list[str]:
@@ -584,6 +647,11 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
         )
     if not s["capacity"]:
         out.append("note: new stations are evaluated as built to the station standard")
+    elif s.get("persons_per_household_source"):
+        out.append(
+            "capacity: the station standard's m2 per 100 households, households as residents at "
+            + s["persons_per_household_source"]
+        )
     gain = "within capacity" if s["capacity"] else "newly within each site's radius"
     out.append(f"new stations, residents gained ({gain}):")
     for row in stations.head(show).itertuples():
@@ -701,7 +769,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_estate(args: argparse.Namespace) -> int:
     from siting import io
-    from siting.estate import check_estate, check_households, lonlat_text
+    from siting.estate import check_estate, check_households
     from siting.maps import estate_map, save_map
     from siting.pipeline import demo_paths
 
@@ -807,6 +875,7 @@ def cmd_estate(args: argparse.Namespace) -> int:
         f"households {res.households:,.0f} (~{res.population:,.0f} residents): required floor "
         f"area {res.required_floor_area_m2:,.0f} m2"
     )
+    print(f"  residents estimated at {res.persons_per_household_source}")
     print(
         f"existing stations cover {res.covered_share_existing:.0%} of the estate within "
         f"{res.radius_m:,.0f} m ({res.distance_mode})"
@@ -816,11 +885,42 @@ def cmd_estate(args: argparse.Namespace) -> int:
         for zh, en in zip(res.reasons, res.reasons_en, strict=True):
             print(f"  - {zh} / {en}")
     sug = res.suggested.to_crs(4326).geometry.iat[0]
-    print(f"suggested location (lon, lat): {lonlat_text(sug.x, sug.y)}")
+    for line in _location_lines("suggested location", sug.x, sug.y, args.coords):
+        print(line)
     for zh, en in zip(res.advice, res.advice_en, strict=True):
         print(f"  - {zh} / {en}")
     print(f"wrote estate.json, map.html to {out}")
     return 0
+
+
+#: The map apps each coordinate system is the one of, for the printed locations.
+_COORDS_LABEL = {
+    "wgs84": "WGS-84",
+    "cgcs2000": "CGCS2000",
+    "gcj02": "GCJ-02, for AMap / Tencent",
+    "bd09": "BD-09, for Baidu Maps",
+}
+
+
+def _location_lines(what: str, lon: float, lat: float, coords: str) -> list[str]:
+    """A WGS-84 location as printed: labelled WGS-84, and first in the user's own system
+    (``--coords``) when that is GCJ-02 or BD-09 (pasted into AMap, WGS-84 is ~500 m off).
+    CGCS2000 lon/lat agree with WGS-84 to well under a metre, so one line serves both."""
+    from siting.estate import lonlat_text
+
+    wgs = lonlat_text(lon, lat)
+    if coords in ("gcj02", "bd09"):
+        from siting.coords import wgs84_to_bd09, wgs84_to_gcj02
+
+        conv = wgs84_to_gcj02 if coords == "gcj02" else wgs84_to_bd09
+        x, y = conv(lon, lat)
+        return [
+            f"{what} (lon, lat; {_COORDS_LABEL[coords]}, as your input --coords {coords}): "
+            f"{lonlat_text(float(x), float(y))}",
+            f"{what} (lon, lat; WGS-84, for GPS and OSM): {wgs}",
+        ]
+    label = "WGS-84 = CGCS2000 to < 1 m" if coords == "cgcs2000" else "WGS-84"
+    return [f"{what} (lon, lat; {label}): {wgs}"]
 
 
 def _option_error(option: str, value: Any, what: str, fix: str) -> InputError:
@@ -929,8 +1029,32 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(problems)
 
 
+#: Exit code when stdout is closed early (``siting scenario list | head -1``): 128 + SIGPIPE,
+#: what a shell reports for any tool the closed pipe stopped (``set -o pipefail`` sees it).
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 a bug)."""
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 a bug, 141 stdout
+    closed before everything was printed).
+
+    A reader that closes stdout early (``| head``) stops the output quietly: the standard
+    recipe of the Python docs (signal module, "Note on SIGPIPE"): the rest of stdout goes to
+    devnull, so neither a traceback nor "Exception ignored ... BrokenPipeError" at exit.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here when the output was buffered
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

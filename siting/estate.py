@@ -59,13 +59,18 @@ __all__ = [
     "PLAUSIBLE_HOUSEHOLDS",
     "STREET_FRONT_M",
     "EstateCheck",
+    "HouseholdSize",
     "check_estate",
     "check_households",
+    "household_size",
     "lonlat_text",
 ]
 
 #: Residents per household used to turn households into population (China 2020 census: 2.62).
 PERSONS_PER_HOUSEHOLD = 2.62
+#: A district ratio outside this range (persons per household) is taken to be a data error (a
+#: households column holding something else): the fallback is used, with a warning.
+PLAUSIBLE_HOUSEHOLD_SIZE = (1.0, 6.0)
 #: Households above which one estate is implausible enough to warn: about 26,000 residents
 #: (2.62 a household), more than a 10-minute living circle of GB 50180-2018 (15,000-25,000
 #: residents); one estate rarely has more. A larger figure is checked with a warning, not refused.
@@ -79,6 +84,81 @@ MAX_OUTSIDE_DISTRICT_M = 1000.0
 #: An existing station (or higher) within this walking distance of the suggested location
 #: serves the same residents: the check names it and advises sharing or enlarging it.
 NEARBY_SITE_M = 200.0
+
+
+@dataclass(frozen=True)
+class HouseholdSize:
+    """Residents per household used to turn households into residents and back.
+
+    ``source`` is ``"district"`` (the communities' own population / households) or
+    ``"default"`` (:data:`PERSONS_PER_HOUSEHOLD`); ``communities`` is the number of communities
+    the district's ratio comes from.
+    """
+
+    persons: float
+    source: str
+    communities: int = 0
+
+    def describe(self) -> str:
+        """``"2.50 persons per household (the district's: population / households of 25
+        communities)"``, for printed output."""
+        if self.source == "district":
+            n = self.communities
+            return (
+                f"{self.persons:.2f} persons per household (the district's own: population / "
+                f"households of {n} communit{'y' if n == 1 else 'ies'})"
+            )
+        return (
+            f"{self.persons:.2f} persons per household (national average, 2020 census: the "
+            "communities give no usable population and households)"
+        )
+
+    def describe_zh(self) -> str:
+        """The same in Chinese."""
+        if self.source == "district":
+            return f"每户 {self.persons:.2f} 人（本区 {self.communities} 个社区人口/户数）"
+        return f"每户 {self.persons:.2f} 人（全国平均，2020 年人口普查）"
+
+
+def household_size(communities: pd.DataFrame | None) -> HouseholdSize:
+    """The district's residents per household: total population / total households over the
+    communities that give both (each > 0); :data:`PERSONS_PER_HOUSEHOLD` when none does.
+
+    One function for every conversion between households and residents (the capacity of a
+    station's floor area in :func:`siting.propose.propose`, the residents of a new estate in
+    :func:`check_estate`).
+
+    Warns
+    -----
+    SitingWarning
+        A ratio outside :data:`PLAUSIBLE_HOUSEHOLD_SIZE` (the fallback is used instead).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> household_size(pd.DataFrame({"population": [500, 700, 90],
+    ...     "households": [200, 280, None]})).persons
+    2.5
+    >>> household_size(None).source
+    'default'
+    """
+    if communities is None or not {"population", "households"} <= set(communities.columns):
+        return HouseholdSize(PERSONS_PER_HOUSEHOLD, "default")
+    pop = pd.to_numeric(communities["population"], errors="coerce").to_numpy(dtype=float)
+    hh = pd.to_numeric(communities["households"], errors="coerce").to_numpy(dtype=float)
+    both = np.isfinite(pop) & np.isfinite(hh) & (pop > 0) & (hh > 0)
+    if not both.any():
+        return HouseholdSize(PERSONS_PER_HOUSEHOLD, "default")
+    ratio = float(pop[both].sum() / hh[both].sum())
+    lo, hi = PLAUSIBLE_HOUSEHOLD_SIZE
+    if not lo <= ratio <= hi:
+        warn(
+            f"the communities' population / households is {ratio:.2f} persons per household, "
+            f"outside {lo:g}-{hi:g}: check the households (户数) column; "
+            f"{PERSONS_PER_HOUSEHOLD} (national average) is used instead"
+        )
+        return HouseholdSize(PERSONS_PER_HOUSEHOLD, "default")
+    return HouseholdSize(ratio, "district", int(both.sum()))
 
 
 def lonlat_text(lon: float, lat: float) -> str:
@@ -189,6 +269,8 @@ class EstateCheck:
     nearby_sites: list[dict[str, Any]] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
     advice_en: list[str] = field(default_factory=list)
+    persons_per_household: float = PERSONS_PER_HOUSEHOLD
+    persons_per_household_source: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no geometry except the suggestion's lon/lat); missing numbers
@@ -197,6 +279,8 @@ class EstateCheck:
         out = {
             "households": self.households,
             "population": self.population,
+            "persons_per_household": self.persons_per_household,
+            "persons_per_household_source": self.persons_per_household_source,
             "required_floor_area_m2": self.required_floor_area_m2,
             "required_by_households_m2": self.required_by_households_m2,
             "station_minimum_m2": self.station_minimum_m2,
@@ -269,7 +353,9 @@ def check_estate(
         Spacing of the estate's demand grid in metres.
     communities
         The district's communities (same CRS); when given, an estate farther than
-        :data:`MAX_OUTSIDE_DISTRICT_M` from all of them is an error.
+        :data:`MAX_OUTSIDE_DISTRICT_M` from all of them is an error; their population /
+        households turns the estate's households into residents (:func:`household_size`;
+        without them :data:`PERSONS_PER_HOUSEHOLD`).
     files
         Names shown in messages: ``"estate"``, ``"proposed_site"``, ``"sites"`` (file names)
         and ``"households"`` (where the households come from: ``"--households"``, the default,
@@ -297,13 +383,14 @@ def check_estate(
     households = check_households(households, source=names["households"], where=_where(estate))
     st = std.levels[schema.STATION]
     radius = st.service_radius_m
-    population = households * PERSONS_PER_HOUSEHOLD
+    size = household_size(communities)
+    population = households * size.persons
     by_households = households / 100.0 * st.min_m2_per_100_households
     required = max(by_households, st.min_floor_area_m2)
     notes = [
         f"配建面积按 {st.min_m2_per_100_households:g} m²/百户 计 {by_households:,.0f} m²，"
         f"社区站最低 {st.min_floor_area_m2:,.0f} m²，取大值 {required:,.0f} m²",
-        f"人口按每户 {PERSONS_PER_HOUSEHOLD} 人估算 {population:,.0f} 人",
+        f"人口按{size.describe_zh()}估算 {population:,.0f} 人",
     ]
 
     poly = estate.geometry.values[0]
@@ -475,6 +562,8 @@ def check_estate(
         nearby_sites=nearby,
         advice=advice,
         advice_en=advice_en,
+        persons_per_household=size.persons,
+        persons_per_household_source=size.describe(),
     )
 
 

@@ -14,6 +14,7 @@ are fixed columns.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,10 @@ import pandas as pd
 import shapely
 
 from siting import locate, schema
-from siting._errors import InputError
+from siting._errors import InputError, warn
 from siting._rollups import _jsonable
 from siting.candidates import screen
-from siting.estate import PERSONS_PER_HOUSEHOLD
+from siting.estate import PERSONS_PER_HOUSEHOLD, household_size
 from siting.standards import Standard, load_standard
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["MODELS", "Proposal", "propose"]
 
 MODELS = ("mclp", "lscp", "pmedian")
+#: A --radius above this (metres) is beyond a plausible walk to a service site: about 40 minutes
+#: on foot, three times a street center's 1,000 m radius; it is used, with a warning.
+PLAUSIBLE_RADIUS_M = 3000.0
+#: A candidate this close (metres, straight line) to an existing station-or-higher site is that
+#: site, not a place for a new one (e.g. the sites file given as --candidates): it is left out.
+SAME_PLACE_M = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,15 +60,84 @@ class Proposal:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _capacity(area: np.ndarray, std: Standard) -> np.ndarray:
-    """Residents a site can serve: its space at the households standard, capped by the
-    station's maximum; a site without a known area is taken as built to the station minimum
-    (as the after-evaluation builds it)."""
+def _capacity(
+    area: np.ndarray, std: Standard, persons_per_household: float = PERSONS_PER_HOUSEHOLD
+) -> np.ndarray:
+    """Residents a site can serve: its space at the households standard (households turned
+    into residents at ``persons_per_household``, the district's own ratio from
+    :func:`siting.estate.household_size`), capped by the station's maximum; a site without a
+    known area is taken as built to the station minimum (as the after-evaluation builds it)."""
     st = std.levels[schema.STATION]
     per100 = st.min_m2_per_100_households
     area = np.where(np.isfinite(area), area, st.min_floor_area_m2)
-    by_area = area / per100 * 100.0 * PERSONS_PER_HOUSEHOLD if per100 > 0 else np.inf
+    by_area = area / per100 * 100.0 * persons_per_household if per100 > 0 else np.inf
     return np.asarray(np.minimum(by_area, st.max_population), dtype=float)
+
+
+def _drop_existing(
+    candidates: gpd.GeoDataFrame, ev_sites: gpd.GeoDataFrame, label: str
+) -> gpd.GeoDataFrame:
+    """``candidates`` without those within :data:`SAME_PLACE_M` of an existing
+    station-or-higher site, named in a warning.
+
+    A candidate on top of an existing station is that station (typically the sites file given
+    as candidates): proposing it as a new station would count residents the station already
+    serves as gained. A planner expects the model to place stations where there are none;
+    enlarging or upgrading existing sites is the upgrade plan's job (``siting plan``).
+
+    Raises
+    ------
+    InputError
+        When no candidate is left.
+    """
+    if len(candidates) == 0 or len(ev_sites) == 0:
+        return candidates
+    soh = ev_sites[
+        ev_sites["level"].isin(schema.STATION_OR_HIGHER).to_numpy()
+        & (ev_sites["status"] == schema.EXISTING).to_numpy()
+    ]
+    if len(soh) == 0:
+        return candidates
+    geom = candidates.to_crs(soh.crs).geometry.values
+    tree = shapely.STRtree(soh.geometry.values)
+    near, dist = tree.query_nearest(geom, max_distance=SAME_PLACE_M, return_distance=True)
+    if len(near[0]) == 0:
+        return candidates
+    # one nearest site per candidate (ties: the first)
+    cand_idx, first = np.unique(near[0], return_index=True)
+    site_ids = soh["site_id"].astype(str).to_numpy()[near[1][first]]
+    dists = dist[first]
+    ids = candidates["id"].astype(str).to_numpy()
+    shown = ", ".join(
+        f"{ids[c]} at {sid} ({d:,.0f} m)"
+        for c, sid, d in list(zip(cand_idx, site_ids, dists, strict=True))[:10]
+    )
+    if len(cand_idx) > 10:
+        shown += f" and {len(cand_idx) - 10} more"
+    keep = np.ones(len(candidates), dtype=bool)
+    keep[cand_idx] = False
+    what = (
+        f"{len(cand_idx)} candidate(s) within {SAME_PLACE_M:,.0f} m of an existing station "
+        f"or higher site ({shown})"
+    )
+    if not keep.any():
+        raise InputError.one(
+            label,
+            "",
+            "geometry",
+            f"every candidate lies on an existing site: {what}",
+            "give places where a new station could go (vacant buildings, --candidates auto), "
+            "not the sites file; to upgrade existing sites use `siting plan`",
+        )
+    if label == "auto":  # street corners next to a station: no news for the user
+        logger.info("auto candidates: left out %s", what)
+        return candidates[keep].reset_index(drop=True)
+    warn(
+        f"{label}: left out {what}: they are existing sites, not places for a new station "
+        "(was the sites file given as --candidates?); to enlarge or upgrade existing sites "
+        "use `siting plan`"
+    )
+    return candidates[keep].reset_index(drop=True)
 
 
 def _within(demand: gpd.GeoDataFrame, radius: float) -> float:
@@ -87,6 +163,7 @@ def propose(
     time_limit: float = 60.0,
     water: gpd.GeoSeries | None = None,
     candidates_label: str = "candidates",
+    progress: Callable[[str], None] | None = None,
 ) -> Proposal:
     """Choose new stations with a location model and evaluate the district with them.
 
@@ -109,7 +186,9 @@ def propose(
     radius
         Walking radius in metres (default: the station's service radius).
     capacity
-        Limit each site to the residents its floor area can serve (30 m² per 100 households).
+        Limit each site to the residents its floor area can serve (30 m² per 100 households,
+        households turned into residents at the communities' own population / households,
+        :func:`siting.estate.household_size`).
     standard
         Standards profile.
     time_limit
@@ -119,11 +198,20 @@ def propose(
         outside the district (each named in a warning, see :func:`siting.candidates.screen`).
     candidates_label
         The candidates' file name, for messages.
+    progress
+        Called with one line before the model is solved (the demand points and the candidates
+        left after screening).
 
     Raises
     ------
     InputError
         Unknown model, p < 1, radius not positive, or no candidates.
+
+    Warns
+    -----
+    SitingWarning
+        A radius above :data:`PLAUSIBLE_RADIUS_M`; candidates left out by the screening, or
+        because they lie within :data:`SAME_PLACE_M` of an existing station-or-higher site.
     """
     from siting.evaluate import evaluate
 
@@ -145,6 +233,15 @@ def propose(
             f"radius must be > 0 m, got {radius}",
             "give a walking radius in metres, e.g. --radius 500",
         )
+    if radius > PLAUSIBLE_RADIUS_M:
+        default = std.levels[schema.STATION].service_radius_m
+        warn(
+            f"--radius {radius:,.0f} m is beyond a plausible walk to a service site (more than "
+            f"{PLAUSIBLE_RADIUS_M:,.0f} m, about 40 minutes on foot): the model then counts "
+            "residents as reached who would not walk that far, and its 'within the radius' "
+            "figures no longer match the coverage at each site's own service radius; the "
+            f"default is the station's service radius ({default:,.0f} m)"
+        )
     if candidates is None or len(candidates) == 0:
         raise InputError.one(
             "",
@@ -155,6 +252,10 @@ def propose(
         )
 
     candidates = screen(candidates, communities, water=water, label=candidates_label)
+    candidates = _drop_existing(candidates, evaluation.sites, candidates_label)
+    # households -> residents for the capacities: the district's own ratio when it has one
+    size = household_size(communities) if capacity else None
+    pph = size.persons if size is not None else PERSONS_PER_HOUSEHOLD
     if model != "lscp" and candidates is not None and p > len(candidates):
         raise InputError.one(
             "",
@@ -164,6 +265,11 @@ def propose(
             f"give --p {len(candidates)} or fewer, or more candidates",
         )
     ev_sites = evaluation.sites
+    if progress is not None:
+        progress(
+            f"solving {model} over {len(evaluation.demand):,} demand points x "
+            f"{len(candidates):,} candidates ..."
+        )
     soh = (
         ev_sites["level"].isin(schema.STATION_OR_HIGHER).to_numpy()
         & (ev_sites["status"] == schema.EXISTING).to_numpy()
@@ -201,7 +307,7 @@ def propose(
         )
         geoms = np.concatenate([existing.geometry.values, candidates.geometry.values])
         fixed = np.arange(len(existing))
-        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
+        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std, pph) if capacity else None
         far = max(3.0 * radius, 3000.0)
         cost = network.distances(dxy, shapely.get_coordinates(geoms), far).tocsr()
         reach = np.diff(cost.indptr) > 0
@@ -235,7 +341,7 @@ def propose(
         # evaluation's coverage, each site with its own radius); columns: the candidates
         cols, geoms, fixed = cand_cols, candidates.geometry.values, np.arange(0)
         open_rows = ~demand["covered"].to_numpy(dtype=bool) & (w > 0)
-        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std) if capacity else None
+        cap = _capacity(cols["floor_area_m2"].to_numpy(dtype=float), std, pph) if capacity else None
         cov = network.distances(dxy[open_rows], shapely.get_coordinates(geoms), radius).tocsr()
         cov.data[:] = 1.0
         wo = w[open_rows]
@@ -409,6 +515,8 @@ def propose(
         "population_reached_by_model": float(w[on].sum()) if model != "pmedian" else None,
         "population_unreachable": unreachable,
         "new_stations_asked": int(p) if model != "lscp" else None,
+        "persons_per_household": size.persons if size else None,
+        "persons_per_household_source": size.describe() if size else None,
         "new_sites_assumed": (
             "own floor area, unknown ones at the station minimum (capacity)"
             if capacity
@@ -424,3 +532,63 @@ def propose(
     }
     # plain JSON values: NaN / inf (a gap with no bound known) as None
     return Proposal(stations, sol, evaluation, after, _jsonable(summary))
+
+
+#: Chinese headers of the proposals table (the workbook puts "中文 / name" in one header cell).
+PROPOSAL_LABELS_ZH = {
+    "rank": "排序",
+    "id": "候选点编号",
+    "name": "名称",
+    "source": "来源",
+    "action": "措施",
+    "floor_area_m2": "建筑面积(m²)",
+    "capacity_residents": "可服务人口(按面积)",
+    "population_added": "新增覆盖人口",
+    "population_served": "服务人口",
+    "lon_wgs84": "经度(WGS-84)",
+    "lat_wgs84": "纬度(WGS-84)",
+    "lon_gcj02": "经度(GCJ-02 高德)",
+    "lat_gcj02": "纬度(GCJ-02 高德)",
+    "lon_bd09": "经度(BD-09 百度)",
+    "lat_bd09": "纬度(BD-09 百度)",
+}
+
+
+def proposals_table(stations: gpd.GeoDataFrame, coords: str = "wgs84") -> pd.DataFrame:
+    """The proposed stations as a plain table: the columns of ``stations`` without geometry,
+    plus ``lon_wgs84, lat_wgs84`` and, for input in GCJ-02 or BD-09 (``coords``), the same
+    point in that system (``lon_gcj02, lat_gcj02`` or ``lon_bd09, lat_bd09``) to paste into
+    AMap or Baidu Maps.
+    """
+    from siting.coords import wgs84_to_bd09, wgs84_to_gcj02
+
+    table = pd.DataFrame(stations.drop(columns=stations.geometry.name))
+    ll = stations.to_crs(4326).geometry
+    lon, lat = ll.x.to_numpy(dtype=float), ll.y.to_numpy(dtype=float)
+    table["lon_wgs84"], table["lat_wgs84"] = lon.round(6), lat.round(6)
+    conv = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}.get(coords)
+    if conv is not None and len(table):
+        x, y = conv(lon, lat)
+        table[f"lon_{coords}"] = np.asarray(x, dtype=float).round(6)
+        table[f"lat_{coords}"] = np.asarray(y, dtype=float).round(6)
+    return table
+
+
+def write_proposals(stations: gpd.GeoDataFrame, out: Any, coords: str = "wgs84") -> tuple[Any, Any]:
+    """Write ``proposals.csv`` (UTF-8 with BOM, opens in Excel) and ``proposals.xlsx`` (one
+    bilingual header row, "中文 / name") into the folder ``out``; returns both paths."""
+    from pathlib import Path
+
+    from siting.report import write_table_xlsx
+
+    table = proposals_table(stations, coords)
+    folder = Path(out)
+    csv = folder / "proposals.csv"
+    table.to_csv(csv, index=False, encoding="utf-8-sig")
+    xlsx = write_table_xlsx(
+        {"拟建站点 proposals": table},
+        folder / "proposals.xlsx",
+        labels=PROPOSAL_LABELS_ZH,
+        one_header_row=True,
+    )
+    return csv, xlsx

@@ -210,6 +210,14 @@ def test_scenarios_save_list_compare_delete(
         )
         == 0
     )
+    # re-saving without --description keeps the description; a new one replaces it
+    base = ["evaluate", "--roads", "none", "--out", str(tmp_path / "a"), "--store", store]
+    assert main([*base, "--save", "now", "--description", "现状 2026"]) == 0
+    assert main([*base, "--save", "now"]) == 0
+    capsys.readouterr()
+    assert main(["scenario", "show", "now", "--store", store]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["version"], shown["description"]) == (3, "现状 2026")
     capsys.readouterr()
     assert main(["scenario", "list", "--store", store]) == 0
     listed = capsys.readouterr().out
@@ -229,6 +237,91 @@ def test_straight_line_mode_says_so(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "straight-line" in captured.err
     s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert s["distance_mode"] == "euclidean"
+    # the headline says what the site count counts ("sites 26" read as all 30 sites)
+    n, points = s["sites_total"], s["sites_all_levels"] - s["sites_total"]
+    assert points > 0  # the demo has service points
+    head = captured.out.splitlines()
+    assert head[0].startswith(
+        f"communities {s['communities_total']}, sites {n} centres and stations (+{points} points"
+    )
+    assert f"({s['sites_compliant']}/{n} centres and stations)" in head[1]
+
+
+def test_sites_text_counts() -> None:
+    from siting.cli import _sites_text
+
+    s = {"sites_total": 26, "sites_all_levels": 30, "sites_planned": 0}
+    assert _sites_text(s) == "sites 26 centres and stations (+4 points)"
+    s = {"sites_total": 5, "sites_all_levels": 6, "sites_planned": 2}
+    assert _sites_text(s) == "sites 5 centres and stations (+1 point, +2 planned)"
+    assert _sites_text({"sites_total": 3, "sites_all_levels": 3}) == (
+        "sites 3 centres and stations"
+    )
+
+
+def test_closed_stdout_is_quiet(tmp_path: Path) -> None:
+    """`siting scenario list | head -1` gave a BrokenPipeError traceback: now nothing on
+    stderr and exit 141 (128 + SIGPIPE, as a shell reports a tool the closed pipe stopped)."""
+    import os
+
+    from siting.cli import EXIT_BROKEN_PIPE
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line is written
+    env = {**os.environ, "SITING_STORE": str(tmp_path / "s.sqlite")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "siting", "scenario", "list"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode == EXIT_BROKEN_PIPE == 141
+
+
+def test_estate_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["estate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--standard NAME|PATH standards profile" in text
+    assert "--out DIR output folder for estate.json and map.html (default: out/estate)" in text
+
+
+def test_estate_suggestion_in_the_users_coordinates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --coords gcj02 the suggestion was printed in WGS-84 without saying so (~500 m off
+    in AMap): now in GCJ-02 first, and the WGS-84 line labelled."""
+    import re
+
+    from siting.coords import wgs84_to_gcj02
+
+    assert main(["estate", "--coords", "gcj02", "--roads", "none", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+
+    def where(label: str) -> tuple[float, float]:
+        m = re.search(rf"suggested location \(lon, lat; {label}[^)]*\): ([\d.]+)E ([\d.]+)N", out)
+        assert m, out
+        return float(m.group(1)), float(m.group(2))
+
+    gx, gy = where("GCJ-02")
+    wx, wy = where("WGS-84")
+    ex, ey = wgs84_to_gcj02(wx, wy)
+    assert (gx, gy) == pytest.approx((float(ex), float(ey)), abs=2e-6)
+    assert abs(gx - wx) > 1e-3  # the shift is real (hundreds of metres)
+    assert "as your input --coords gcj02" in out
+    # WGS-84 input: one line, labelled
+    from siting.cli import _location_lines
+
+    assert _location_lines("x", 121.5, 31.2, "wgs84") == [
+        "x (lon, lat; WGS-84): 121.500000E 31.200000N"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,22 @@ def test_own_candidates_far_point_named_and_left_out(
     props = gpd.read_file(out / "proposals.geojson")
     assert "BJ1" not in set(props["id"])
     assert f"within {s['radius_m']:,.0f} m of a station:" in cap.out
+    # the count printed is the one solved, after the screening (it said 7 before)
+    assert "demand points x 6 candidates ..." in cap.err
+    assert "x 7 candidates" not in cap.err
+    # the proposals as a table too: CSV and a workbook with a bilingual header
+    table = pd.read_csv(out / "proposals.csv", encoding="utf-8-sig")
+    assert table["id"].tolist() == props["id"].tolist()
+    assert {"rank", "population_added", "lon_wgs84", "lat_wgs84"} <= set(table.columns)
+    assert table["lon_wgs84"].to_numpy() == pytest.approx(props.geometry.x.to_numpy(), abs=1e-6)
+    book = pd.read_excel(out / "proposals.xlsx")
+    # one header row: the Chinese label over the column's name
+    assert (
+        "经度(WGS-84)\nlon_wgs84" in book.columns
+        and "新增覆盖人口\npopulation_added" in book.columns
+    )
+    assert len(book) == len(table)
+    assert "proposals.csv, proposals.xlsx" in cap.out
     html = (out / "map.html").read_text(encoding="utf-8")
     assert "Proposed stations: MCLP" in html
 
@@ -161,3 +177,190 @@ def test_own_candidate_in_the_demo_river_is_left_out(
     assert main(["propose", "--p", "1", "--candidates", str(path), "--out", str(out)]) == 0
     assert "in water (W1)" in capsys.readouterr().err
     assert "W1" not in set(gpd.read_file(out / "proposals.geojson")["id"])
+
+
+# --- a small district by hand: a street grid every 250 m over 3 km x 1 km, three 1 km squares,
+# one existing station S in C1 (as in test_propose.py)
+CRS = "EPSG:32651"
+
+
+@pytest.fixture(scope="module")
+def district():
+    import networkx as nx
+    import numpy as np
+    import shapely
+
+    from siting.evaluate import evaluate
+    from siting.network import WalkNetwork
+
+    G = nx.Graph(crs=CRS)
+    step = 250.0
+    for i, x in enumerate(np.arange(0, 3001, step)):
+        for j, y in enumerate(np.arange(0, 1001, step)):
+            G.add_node((i, j), x=float(x), y=float(y))
+            if i:
+                G.add_edge((i - 1, j), (i, j), length=step)
+            if j:
+                G.add_edge((i, j - 1), (i, j), length=step)
+    net = WalkNetwork.from_graph(nx.convert_node_labels_to_integers(G), crs=CRS)
+    comm = gpd.GeoDataFrame(
+        {
+            "id": ["C1", "C2", "C3"],
+            "name": ["一", "二", "三"],
+            "kind": ["residential"] * 3,
+            "street": ["东街道"] * 3,
+            "population": [5000.0, 3000.0, 4000.0],
+            # 12,000 residents in 4,800 households: 2.5 a household (not the national 2.62)
+            "households": [2000.0, 1200.0, 1600.0],
+            "party_members": [100.0, 60.0, 80.0],
+        },
+        geometry=[shapely.box(1000 * i, 0, 1000 * (i + 1), 1000) for i in range(3)],
+        crs=CRS,
+    )
+    sites = gpd.GeoDataFrame(
+        {
+            "id": ["S"],
+            "name": ["一社区站"],
+            "level": ["station"],
+            "floor_area_m2": [1200.0],
+            "ground_floor_area_m2": [800.0],
+            "community_id": ["C1"],
+            "status": ["existing"],
+            "upgrade_year": [np.nan],
+        },
+        geometry=[shapely.Point(500, 500)],
+        crs=CRS,
+    )
+    cands = gpd.GeoDataFrame(
+        {
+            "id": ["X1", "X2", "X3"],
+            "name": ["甲", "乙", "丙"],
+            "source": ["street"] * 3,
+            "floor_area_m2": [np.nan, 300.0, np.nan],
+            "ground_floor_area_m2": [np.nan] * 3,
+        },
+        geometry=shapely.points([[1500, 500], [2000, 500], [2500, 500]]),
+        crs=CRS,
+    )
+    ev = evaluate(comm, sites, net, demand="centroid")
+    return net, comm, sites, cands, ev
+
+
+def _propose(district, candidates=None, **kw):
+    from siting.propose import propose
+
+    net, comm, sites, cands, ev = district
+    kw.setdefault("radius", 600.0)
+    return propose(
+        ev, net, cands if candidates is None else candidates, communities=comm, sites=sites, **kw
+    )
+
+
+def test_capacity_uses_the_districts_persons_per_household(district) -> None:
+    """A 1,000 m2 station was given 1,000 / 30 x 100 x 2.62 = 8,733 residents whatever the
+    district's households said; here they say 2.5 a household."""
+    net, comm, sites, cands, ev = district
+    x2 = cands.iloc[[1]].assign(floor_area_m2=600.0)
+    res = _propose(district, model="mclp", p=1, capacity=True, candidates=x2)
+    # X2, 600 m2: 600 / 30 m2 per 100 households = 2,000 households x 2.5 = 5,000 residents
+    assert res.stations["capacity_residents"].tolist() == [5000.0]
+    assert res.stations["population_served"].tolist() == pytest.approx([4000.0])  # C3
+    s = res.summary
+    assert s["persons_per_household"] == 2.5
+    assert "2.50 persons per household (the district's own" in s["persons_per_household_source"]
+    # without households the national 2.62 (5,240), and the summary says so
+    bare = (net, comm.assign(households=float("nan")), sites, cands, ev)
+    res2 = _propose(bare, model="mclp", p=1, capacity=True, candidates=x2)
+    assert res2.stations["capacity_residents"].tolist() == [5240.0]
+    assert "national average" in res2.summary["persons_per_household_source"]
+    lines = _propose_lines(s, res.stations, "proven optimal")
+    assert any(
+        line.startswith("capacity: ") and "2.50 persons per household" in line for line in lines
+    )
+    plain = _propose(district, model="mclp", p=1)
+    assert plain.summary["persons_per_household"] is None
+
+
+def test_radius_beyond_a_walk_warns(district) -> None:
+    from siting._errors import SitingWarning
+
+    with pytest.warns(SitingWarning, match=r"--radius 50,000 m is beyond a plausible walk"):
+        _propose(district, model="mclp", p=1, radius=50_000.0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        _propose(district, model="mclp", p=1, radius=3000.0)  # at the limit: no warning
+
+
+def test_candidates_on_existing_stations_are_left_out_and_named(district) -> None:
+    import shapely
+
+    from siting._errors import InputError, SitingWarning
+
+    cands = district[3]
+    # the sites file given as candidates: S itself, and a building 20 m from it
+    on_site = gpd.GeoDataFrame(
+        {
+            "id": ["S", "B20"],
+            "name": ["一社区站", "隔壁"],
+            "source": ["file"] * 2,
+            "floor_area_m2": [1200.0, 500.0],
+            "ground_floor_area_m2": [float("nan")] * 2,
+        },
+        geometry=shapely.points([[500, 500], [520, 500]]),
+        crs=CRS,
+    )
+    both = pd.concat([cands, on_site], ignore_index=True)
+    with pytest.warns(SitingWarning) as rec:
+        res = _propose(district, model="mclp", p=3, candidates=both, candidates_label="sites.csv")
+    text = " ".join(str(w.message) for w in rec)
+    assert "sites.csv: left out 2 candidate(s) within 30 m of an existing station" in text
+    assert "S at S (0 m), B20 at S (20 m)" in text and "siting plan" in text
+    assert not {"S", "B20"} & set(res.stations["id"])
+    assert res.summary["candidates"] == 3
+    # only existing sites given: an error, not a proposal of them as [new]
+    with pytest.raises(InputError, match="every candidate lies on an existing site"):
+        _propose(district, model="mclp", p=1, candidates=on_site, candidates_label="sites.csv")
+    # 40 m away is a place of its own
+    away = on_site.iloc[[1]].set_geometry(shapely.points([[540, 500]]), crs=CRS)
+    assert _propose(district, model="mclp", p=1, candidates=away).summary["candidates"] == 1
+
+
+def test_status_never_says_zero_percent_next_to_a_longer_time_limit() -> None:
+    from siting.cli import _status_text
+
+    # a 3e-8 gap is the solver's noise: optimal within tolerance, no advice to wait longer
+    zh, en = _status_text("feasible", 3e-8, 10)
+    assert "optimal within the solver's tolerance (proven gap 3e-08" in en
+    assert "0.00%" not in en and "narrows" not in en and "容差" in zh
+    # small but real gaps keep their digits
+    assert "at most 0.005% from the optimum" in _status_text("feasible", 5e-5, 10)[1]
+    assert "at most 1.23% from the optimum" in _status_text("feasible", 0.0123, 10)[1]
+    assert _status_text("optimal", 0.0, 10)[1] == "proven optimal"
+
+
+def test_proposals_table_in_the_users_coordinates(tmp_path: Path) -> None:
+    import shapely
+
+    from siting.coords import wgs84_to_gcj02
+    from siting.propose import proposals_table, write_proposals
+
+    st = gpd.GeoDataFrame(
+        {"rank": [1], "id": ["K1"], "name": ["甲"], "population_added": [873.0]},
+        geometry=[shapely.Point(121.47, 31.23)],
+        crs=4326,
+    ).to_crs(CRS)
+    t = proposals_table(st, "gcj02")
+    gx, gy = wgs84_to_gcj02(121.47, 31.23)
+    assert t["lon_wgs84"].iat[0] == pytest.approx(121.47, abs=1e-6)
+    assert (t["lon_gcj02"].iat[0], t["lat_gcj02"].iat[0]) == pytest.approx(
+        (float(gx), float(gy)), abs=1e-6
+    )
+    assert "lon_gcj02" not in proposals_table(st, "wgs84")
+    csv, xlsx = write_proposals(st, tmp_path, "gcj02")
+    assert pd.read_csv(csv)["lat_gcj02"].iat[0] == pytest.approx(float(gy), abs=1e-6)
+    import openpyxl
+
+    header = [c.value for c in openpyxl.load_workbook(xlsx).worksheets[0][1]]
+    assert any("经度(GCJ-02 高德)" in str(h) and "lon_gcj02" in str(h) for h in header)

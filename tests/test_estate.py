@@ -446,3 +446,61 @@ def test_unclosed_ring_is_an_input_error(tmp_path):
         (p,) = err.value.problems
         assert (p.file, p.where, p.field) == (str(path), "feature 1 (id=E1)", "geometry")
         assert "ring is not closed" in p.what and "close the ring" in p.fix
+
+
+def test_household_size_is_the_districts_own_ratio() -> None:
+    from siting.estate import household_size
+
+    # communities giving both figures: (500 + 700) / (200 + 280) = 2.5; C3 has no households,
+    # C4 no residents: both left out of the ratio
+    comm = gpd.GeoDataFrame(
+        {
+            "id": ["C1", "C2", "C3", "C4"],
+            "population": [500.0, 700.0, 90.0, 0.0],
+            "households": [200.0, 280.0, np.nan, 10.0],
+        },
+        geometry=[shapely.box(0, 0, 1, 1)] * 4,
+        crs=CRS,
+    )
+    size = household_size(comm)
+    assert (size.persons, size.source, size.communities) == (2.5, "district", 2)
+    assert "2.50 persons per household (the district's own" in size.describe()
+    assert "of 2 communities" in size.describe()
+    # no households anywhere: the national fallback, and the text says so
+    none = household_size(comm.assign(households=np.nan))
+    assert (none.persons, none.source) == (PERSONS_PER_HOUSEHOLD, "default")
+    assert "2.62 persons per household (national average" in none.describe()
+    assert household_size(comm.drop(columns="households")).source == "default"
+    assert household_size(None).persons == PERSONS_PER_HOUSEHOLD
+
+
+def test_household_size_implausible_ratio_warns_and_falls_back() -> None:
+    from siting.estate import household_size
+
+    # 10 persons a household: a households column holding something else
+    comm = gpd.GeoDataFrame(
+        {"id": ["C1"], "population": [1000.0], "households": [100.0]},
+        geometry=[shapely.box(0, 0, 1, 1)],
+        crs=CRS,
+    )
+    with pytest.warns(SitingWarning, match=r"population / households is 10.00 persons"):
+        size = household_size(comm)
+    assert (size.persons, size.source) == (PERSONS_PER_HOUSEHOLD, "default")
+
+
+def test_estate_residents_use_the_districts_ratio(net):
+    # the district's communities: 5,000 residents in 2,000 households = 2.5 a household
+    district = _district().assign(population=[5000.0], households=[2000.0])
+    res = check_estate(_estate(), 2400, sites=_sites(), network=net, communities=district)
+    assert res.population == pytest.approx(2400 * 2.5)  # was 2400 x 2.62 = 6,288
+    assert res.persons_per_household == 2.5
+    assert "the district's own" in res.persons_per_household_source
+    d = res.as_dict()
+    assert d["persons_per_household"] == 2.5 and d["population"] == pytest.approx(6000.0)
+    assert any("每户 2.50 人（本区 1 个社区人口/户数）" in n for n in res.notes)
+    # the floor area rule is per household, whatever the ratio
+    assert res.required_by_households_m2 == pytest.approx(720.0)
+    # without the communities' households: 2.62, named as the national average
+    plain = check_estate(_estate(), 2400, sites=_sites(), network=net, communities=_district())
+    assert plain.population == pytest.approx(2400 * PERSONS_PER_HOUSEHOLD)
+    assert "national average" in plain.persons_per_household_source

@@ -581,6 +581,9 @@ def plan_upgrades(
     start = default_start_year() if start_year is None else int(start_year)
     if candidates is not None and communities is not None and len(communities):
         candidates = screen(candidates, communities, water=water, label=candidates_label)
+    if candidates is not None and len(candidates) and hasattr(network, "snap"):
+        # one warning naming the buildings far from every street (the distance queries are quiet)
+        network.snap(candidates.geometry, label="candidate buildings", ids=candidates["id"])
 
     sites = evaluation.sites
     levels = std.programme_levels() if levels is None else tuple(levels)

@@ -793,3 +793,21 @@ def test_note_names_sites_added_by_splits_and_retired_by_merges():
     # no split and no merge: no such note
     plain = plan_upgrades(_base(), targets=(0.4, 0.6, 0.8), start_year=2025)
     assert not any("分设新站" in n or "多社区一中心" in n for n in plain.notes)
+
+
+def test_candidate_buildings_far_from_streets_are_checked_once_with_their_ids():
+    """The plan checks the screened candidate buildings against the streets once, by their ids
+    (the network's distance queries stay quiet)."""
+    from siting._errors import SitingWarning
+
+    ev, comm, cands, water = _screen_case()
+    calls = []
+
+    class Net(EuclideanNetwork):
+        def snap(self, points, *, label="points", ids=None, warn_distance=None):
+            calls.append((label, list(ids), len(points)))
+
+    kw = {"communities": comm, "network": Net(CRS), "targets": (1.0,) * 3, "water": water}
+    with pytest.warns(SitingWarning):  # FAR and WET are left out by the screening
+        plan_upgrades(ev, candidates=cands, candidates_label="vacant.csv", **kw)
+    assert calls == [("candidate buildings", ["IN"], 1)]

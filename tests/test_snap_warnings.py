@@ -270,3 +270,22 @@ def test_evaluation_and_map_areas_warn_the_same_with_a_cold_or_warm_cache(
         "1 of 2 sites are more than 300 m from the nearest road node of district.graphml",
     ]
     assert "farthest: S9 (347 m) - " in far[1]
+
+
+def test_app_recording_names_each_far_point_once(net: WalkNetwork) -> None:
+    """An app result (warm.recording) lists a far site once, however often the work snaps it."""
+    from siting.ui.warm import recording
+
+    def work() -> int:
+        net.snap(SITES, label="sites", ids=SITE_IDS)
+        # re-evaluated with a new station N1, also far: only N1 is new
+        more = np.vstack([SITES, [[200.0, -900.0]]])
+        net.snap(more, label="sites", ids=[*SITE_IDS, "N1"])
+        return 7
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recording's own hook collects them
+        value, msgs = recording(work)
+    assert value == 7
+    assert len([m for m in msgs if "S9" in m]) == 1, msgs
+    assert len([m for m in msgs if "N1" in m]) == 1, msgs

@@ -144,8 +144,11 @@ def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
     warnings.filterwarnings("always", category=SitingWarning)
     sinks = _local.__dict__.setdefault("sinks", [])
     sinks.append([])
+    from siting.network import snap_warnings_once
+
     try:
-        value = fn()
+        with snap_warnings_once():  # each point far from the streets named once per result
+            value = fn()
     finally:
         msgs = sinks.pop()
     return value, tuple(dict.fromkeys(msgs))

@@ -132,12 +132,13 @@ def test_pmedian_keeps_existing_fixed_and_adds_p(district):
 
 
 def test_capacity_limits_a_small_candidate(district):
-    # X2 has 300 m2: 300 / 30 x 100 households x 2.62 = 2,620 residents, less than either
+    # the district's own persons per household: 12,000 residents / 4,550 households = 2.637
+    # X2 has 300 m2: 300 / 30 x 100 households x 2.637 = 2,637 residents, less than either
     # community it reaches (rows are served whole), so X3 (4,000) wins with capacities
     res = _run(district, model="mclp", p=1, capacity=True)
     assert res.stations["id"].tolist() == ["X3"]
-    # X3's area is unknown: a station at the 1,000 m2 minimum, 1,000 / 30 x 100 x 2.62
-    assert res.stations["capacity_residents"].tolist() == [8733.0]
+    # X3's area is unknown: a station at the 1,000 m2 minimum, 1,000 / 30 x 100 x 2.637
+    assert res.stations["capacity_residents"].tolist() == [8791.0]
     assert res.summary["objective"] == pytest.approx(4000.0)
     assert res.summary["capacity"] is True
 
@@ -199,15 +200,15 @@ def test_no_answer_in_time_asks_for_more_time(district, monkeypatch):
 
 
 def test_capacity_figures_follow_the_model_and_own_floor_area(district):
-    # X2 alone with 600 m2: 600 / 30 x 100 x 2.62 = 5,240 residents, so it takes C3 (4,000)
-    # but not C2 as well (7,000 > 5,240); it is evaluated at its own 600 m2, not 1,000
+    # X2 alone with 600 m2: 600 / 30 x 100 x 12,000 / 4,550 = 5,275 residents, so it takes C3
+    # (4,000) but not C2 as well (7,000 > 5,275); it is evaluated at its own 600 m2, not 1,000
     net, comm, sites, cands, ev = district
     x2 = cands.iloc[[1]].assign(floor_area_m2=600.0)
     res = _run(district, x2, radius=600.0, model="mclp", p=1, capacity=True)
     assert res.summary["objective"] == pytest.approx(4000.0)
     assert res.stations["population_added"].tolist() == pytest.approx([4000.0])
     assert res.stations["population_served"].tolist() == pytest.approx([4000.0])
-    assert res.stations["capacity_residents"].tolist() == pytest.approx([5240.0])
+    assert res.stations["capacity_residents"].tolist() == pytest.approx([5275.0])
     assert res.summary["population_reached_by_model"] == pytest.approx(4000.0)
     new = res.after.sites[res.after.sites["site_id"] == "NEW-X2"]
     assert new["floor_area_m2"].tolist() == pytest.approx([600.0])
@@ -269,14 +270,14 @@ def test_candidates_in_water_or_far_away_are_left_out_and_named(district):
 
 
 def test_pmedian_capacity_credits_only_what_each_station_takes(district):
-    # X2 (300 m2: 2,620 residents) and X3 (unknown area: 8,733) with S (1,200 m2) fixed; the
+    # X2 (300 m2: 2,637 residents) and X3 (unknown area: 8,791) with S (1,200 m2) fixed; the
     # model gives C3 to X3 and C2 to S or X3: X2 can take neither whole, so it gains nobody
     cands = district[3]
     res = _run(district, cands.iloc[[1, 2]], model="pmedian", p=2, capacity=True)
     got = dict(zip(res.stations["id"], res.stations["population_added"], strict=True))
     assert got["X2"] == 0.0
-    assert got["X3"] <= 8733.0
-    assert res.stations["population_served"].max() <= 8733.0
+    assert got["X3"] <= 8791.0
+    assert res.stations["population_served"].max() <= 8791.0
 
 
 def test_mclp_leaves_out_stations_that_add_nobody(district, monkeypatch):

@@ -786,7 +786,10 @@ def cmd_estate(args: argparse.Namespace) -> int:
             return False
 
     # warnings are caught here so that they are printed before the results, not after them
-    with warnings.catch_warnings(record=True) as caught:
+    from siting.network import snap_warnings_once
+
+    # one command: each point far from the streets is named once, in the first layer it is in
+    with warnings.catch_warnings(record=True) as caught, snap_warnings_once():
         warnings.simplefilter("always", SitingWarning)
         try:
             if args.households is not None:  # before the data is read: a typo costs no wait
@@ -1061,7 +1064,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    with warnings.catch_warnings(record=True) as caught:
+    from siting.network import snap_warnings_once
+
+    # one command: each point far from the streets is named once, in the first layer it is in
+    with warnings.catch_warnings(record=True) as caught, snap_warnings_once():
         warnings.simplefilter("always", SitingWarning)
         try:
             check_options(args)

@@ -52,7 +52,7 @@ from siting._compliance import (
     site_compliance,
     trajectory_from_snapshots,
 )
-from siting._errors import InputError, SitingWarning
+from siting._errors import InputError
 from siting._geom import as_xy
 from siting._rollups import PLACEMENT_RULES_ZH as PLACEMENT_RULES_ZH
 from siting._rollups import _community_frame, _street_frame, _summary, _text
@@ -196,20 +196,14 @@ def _evaluate(
     d_xy = as_xy(dem.geometry) if n_d else np.empty((0, 2))
     s_xy = as_xy(st.geometry) if n_s else np.empty((0, 2))
     if hasattr(network, "snap"):
-        # report far-from-road points once, then silence the repeats of every later query
-        # named by id (sites) and by community (demand points), not by position
+        # report far-from-road points once, named by id (sites) and by community (demand
+        # points), not by position; the later distance queries do not warn
         dem_named = gpd.GeoSeries(
             dem.geometry.values,
             index="in " + dem["community_id"].astype(str).to_numpy(dtype=object),
         )
         network.snap(dem_named, label="demand points")
         network.snap(gpd.GeoSeries(st.geometry.values, index=st["id"].to_numpy()), label="sites")
-        # (the later queries run in this module and in the catchment and rollup helpers)
-        warnings.filterwarnings(
-            "ignore",
-            category=SitingWarning,
-            module=r"siting\.(network|evaluate|_catchment|_rollups)",
-        )
     pop = dem["population"].to_numpy(dtype=np.float64)
     hh = dem["households"].to_numpy(dtype=np.float64)
     pm = dem["party_members"].to_numpy(dtype=np.float64)

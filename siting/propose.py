@@ -253,6 +253,9 @@ def propose(
 
     candidates = screen(candidates, communities, water=water, label=candidates_label)
     candidates = _drop_existing(candidates, evaluation.sites, candidates_label)
+    if hasattr(network, "snap") and len(candidates):
+        # one warning naming the candidates far from every street (the distance queries are quiet)
+        network.snap(candidates.geometry, label="candidates", ids=candidates["id"])
     # households -> residents for the capacities: the district's own ratio when it has one
     size = household_size(communities) if capacity else None
     pph = size.persons if size is not None else PERSONS_PER_HOUSEHOLD

@@ -289,3 +289,21 @@ def test_app_recording_names_each_far_point_once(net: WalkNetwork) -> None:
     assert value == 7
     assert len([m for m in msgs if "S9" in m]) == 1, msgs
     assert len([m for m in msgs if "N1" in m]) == 1, msgs
+
+
+def test_one_command_names_each_far_point_once(net: WalkNetwork, monkeypatch, capsys) -> None:
+    """`siting ...` runs in one snap_warnings_once block: a layer snapped again (propose's
+    re-evaluation with the new stations) does not repeat the far sites."""
+    from siting import cli
+
+    def command(args) -> int:  # type: ignore[no-untyped-def]
+        net.snap(SITES, label="sites", ids=SITE_IDS)
+        net.snap(np.vstack([SITES, [[200.0, -900.0]]]), label="sites", ids=[*SITE_IDS, "N1"])
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_scenario", command)
+    assert cli.main(["scenario", "list"]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert len([ln for ln in lines if "S9" in ln]) == 1, err
+    assert len([ln for ln in lines if "N1" in ln]) == 1, err

@@ -52,7 +52,7 @@ from siting._compliance import (
     site_compliance,
     trajectory_from_snapshots,
 )
-from siting._errors import InputError
+from siting._errors import InputError, warn
 from siting._geom import as_xy
 from siting._rollups import PLACEMENT_RULES_ZH as PLACEMENT_RULES_ZH
 from siting._rollups import _community_frame, _street_frame, _summary, _text
@@ -286,7 +286,37 @@ def _prepare_communities(comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for col in ("population", "households", "party_members"):
         c[col] = pd.to_numeric(c[col], errors="coerce") if col in c else np.nan
         c[col] = c[col].astype(np.float64)
+    _estimate_households(c)
     return c
+
+
+def _estimate_households(c: pd.DataFrame) -> None:
+    """Households of communities that give a population but no households, estimated at the
+    district's persons per household (in place), with a warning: without them a station's floor
+    area per 100 households could not be judged and would pass that rule unseen."""
+    from siting.estate import household_size
+
+    pop = c["population"].to_numpy(dtype=np.float64)
+    hh = c["households"].to_numpy(dtype=np.float64)
+    gap = (pop > 0) & ~(hh > 0)
+    if not gap.any():
+        return
+    size = household_size(c)
+    c.loc[gap, "households"] = pop[gap] / size.persons
+    k, n = int(gap.sum()), len(c)
+    ids = c["id"].to_numpy()[gap]
+    shown = ", ".join(map(str, ids[:10])) + (f" and {k - 10} more" if k > 10 else "")
+    where = (
+        "the district's own population / households"
+        if size.source == "district"
+        else "the national average"
+    )
+    warn(
+        f"communities: households (户数) unknown for {k} of {n} ({shown}): estimated from "
+        f"their population at {size.persons:.2f} persons per household ({where}), so each "
+        "station's floor area per 100 households can be judged - give the households column "
+        "for exact figures"
+    )
 
 
 def _prepare_sites(sites: gpd.GeoDataFrame, comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -269,8 +269,11 @@ def test_capacity_uses_the_districts_persons_per_household(district) -> None:
     assert s["persons_per_household"] == 2.5
     assert "2.50 persons per household (the district's own" in s["persons_per_household_source"]
     # without households the national 2.62 (5,240), and the summary says so
+    from siting._errors import SitingWarning
+
     bare = (net, comm.assign(households=float("nan")), sites, cands, ev)
-    res2 = _propose(bare, model="mclp", p=1, capacity=True, candidates=x2)
+    with pytest.warns(SitingWarning, match=r"households \(户数\) unknown for 3 of 3"):
+        res2 = _propose(bare, model="mclp", p=1, capacity=True, candidates=x2)
     assert res2.stations["capacity_residents"].tolist() == [5240.0]
     assert "national average" in res2.summary["persons_per_household_source"]
     lines = _propose_lines(s, res.stations, "proven optimal")

@@ -359,7 +359,9 @@ def test_matches_brute_force_euclidean():
     """Catchments and radius counts against a plain numpy reference on random points."""
     rng = np.random.default_rng(7)
     comm = gpd.GeoDataFrame(
-        {"id": ["A"], "population": [1.0]}, geometry=[box(0, 0, 3000, 3000)], crs=CRS
+        {"id": ["A"], "population": [1.0], "households": [1.0]},
+        geometry=[box(0, 0, 3000, 3000)],
+        crs=CRS,
     )
     dxy = rng.uniform(0, 3000, (400, 2))
     pop = rng.integers(1, 50, 400).astype(float)
@@ -451,3 +453,31 @@ def test_far_from_road_warning_names_sites_by_id() -> None:
     pts = gpd.GeoSeries(shapely.points([[0.0, 1000.0], [0.0, 0.0]]), index=["S9", "S1"])
     with pytest.warns(SitingWarning, match=r"1 of 2 sites .* farthest: S9 \(1000 m\)"):
         net.snap(pts, label="sites")
+
+
+def test_unknown_households_are_estimated_from_population_with_a_warning():
+    """A community without households (户数) gets population / the district's persons per
+    household, so its station's floor area per 100 households is judged (it used to pass that
+    rule unseen)."""
+    from siting._errors import SitingWarning
+
+    comm = gpd.GeoDataFrame(
+        {"id": ["A", "B"], "population": [5000.0, 6000.0], "households": [2000.0, np.nan]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+        crs=CRS,
+    )
+    # B's station: 1,000 m2 (the minimum) for 6,000 / 2.5 = 2,400 households is 41.7 m2 per
+    # 100 households (>= 30); 600 m2 would be 25 < 30, and below the 1,000 m2 minimum anyway
+    st = gpd.GeoDataFrame(
+        {"id": ["SA", "SB"], "level": ["station", "station"], "floor_area_m2": [1000.0, 700.0],
+         "community_id": ["A", "B"]},
+        geometry=gpd.points_from_xy([500.0, 1500.0], [500.0, 500.0]),
+        crs=CRS,
+    )  # fmt: skip
+    with pytest.warns(SitingWarning, match=r"households \(户数\) unknown for 1 of 2 \(B\)") as rec:
+        ev = evaluate(comm, st, EuclideanNetwork(CRS), demand="centroid")
+    assert "2.50 persons per household (the district's own" in str(rec[0].message)
+    sb = ev.sites.set_index("site_id").loc["SB"]
+    assert sb["households_served"] == pytest.approx(2400.0)
+    assert sb["m2_per_100_households"] == pytest.approx(700.0 / 2400.0 * 100.0)
+    assert "每百户面积 29.2 m² < 30 m²" in sb["reasons"]

@@ -32,6 +32,21 @@ from siting._validate import (
     resolve_columns,
 )
 
+#: Keys of ``GeoDataFrame.attrs`` that the loaders set: where the CRS came from (see
+#: :func:`_decide_crs`), the CRS as read (before projecting), as ``EPSG:xxxx (name)``, and its
+#: code; the pipeline's road check uses them to name --crs.
+CRS_SOURCE = "siting_crs_source"
+CRS_READ = "siting_crs_read"
+CRS_CODE = "siting_crs_code"
+#: The file's name as messages give it.
+CRS_FILE = "siting_file"
+
+
+def _shiftable(crs: pyproj.CRS) -> bool:
+    """Whether data in ``crs`` can be in AMap/Baidu offsets (lon/lat or web mercator; projected
+    survey data such as CGCS2000 Gauss-Kruger never is)."""
+    return bool(crs.is_geographic or crs.to_epsg() == 3857 or "Pseudo-Mercator" in crs.name)
+
 
 def _check_options(coords: str, crs: Any) -> pyproj.CRS | None:
     if coords not in _coords.COORD_SYSTEMS:
@@ -84,13 +99,15 @@ def _decide_crs(
     *,
     coords: str,
     crs: pyproj.CRS | None,
-) -> pyproj.CRS | None:
-    """The CRS of the data, checking coordinate ranges; ``None`` if it cannot be decided."""
+) -> tuple[pyproj.CRS | None, str]:
+    """The CRS of the data, checking coordinate ranges (``None`` if it cannot be decided), and
+    where it came from: ``"option"`` (``crs``), ``"file"``, ``"columns"`` (lon/lat columns by
+    their name) or ``"assumed"`` (lon/lat-looking numbers without a CRS)."""
     values = np.asarray(gdf.geometry.values)
     bounds = _bounds(values)
     good = ok & np.isfinite(bounds).all(axis=1)
     if not good.any():
-        return None
+        return None, "option" if crs is not None else "file"
     total = np.array(
         [bounds[good, 0].min(), bounds[good, 1].min(), bounds[good, 2].max(), bounds[good, 3].max()]
     )
@@ -98,17 +115,32 @@ def _decide_crs(
     own = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
     # Columns called lon/lat (经度/纬度) say what they hold; x/y columns and GIS files do not.
     named = table.lon is not None and norm(table.lon) != "x" and norm(table.lat) != "y"
+    source = "file"
     if named and own is None:
         # degrees by their name, whatever --crs says (it is meant for files without a CRS
         # that are in metres, e.g. a shapefile without its .prj given together with a CSV)
         own = pyproj.CRS.from_user_input(geographic)
+        source = "columns"
         if crs is not None and not crs.is_geographic:
             crs = None
     if crs is not None and own is not None and not crs.equals(own):
+        if _fits(own, values[good], total) and not _fits(crs, values[good], total):
+            problems.add(
+                "",
+                "crs",
+                f"--crs {_crs_label(crs)} does not fit the coordinates (x {total[0]:.6g} to "
+                f"{total[2]:.6g}, y {total[1]:.6g} to {total[3]:.6g}), but the file's own CRS "
+                f"{_crs_label(own)} does",
+                f"drop --crs (it is for files without a CRS), or give the file's own CRS: "
+                f"--crs {_crs_code(own)}",
+            )
+            return None, "option"
         warn(
             f"{table.label}: the file says its CRS is {_crs_label(own)}; using {_crs_label(crs)} "
             "as you asked"
         )
+    if crs is not None:
+        source = "option"
     chosen = crs or own
     if chosen is None:
         b = bounds[good]
@@ -121,6 +153,7 @@ def _decide_crs(
                     f"{geographic} is assumed (give --crs if not)"
                 )
             chosen = pyproj.CRS.from_user_input(geographic)
+            source = "assumed"
         else:
             problems.add(
                 "",
@@ -130,15 +163,36 @@ def _decide_crs(
                 f"give the CRS with --crs ({_gk_hint(total)}); for a shapefile, keep its .prj "
                 "file next to it",
             )
-            return None
+            return None, source
     if chosen.is_geographic:
-        check_lonlat(problems, table.rows, np.where(good[:, None], bounds, np.nan))
+        if source == "columns":  # --crs does not apply to columns named lon/lat (经度/纬度)
+            out_fix = (
+                f"the columns {table.lon!r} and {table.lat!r} hold projected metres, not "
+                f"degrees: rename them to x and y and give their CRS with --crs ({_gk_hint(total)})"
+            )
+        else:
+            said = (
+                f"--crs says {_crs_label(chosen)}"
+                if source == "option"
+                else f"the file says its CRS is {_crs_label(chosen)}"
+            )
+            out_fix = (
+                f"{said}, but the numbers look like projected metres: give their CRS with --crs "
+                f"({_gk_hint(total)})"
+            )
+        check_lonlat(problems, table.rows, np.where(good[:, None], bounds, np.nan), out_fix=out_fix)
     elif looks_lonlat(total):
+        fix = (
+            f"give the CRS the coordinates are in, e.g. --crs {settings.DEFAULT_GEOGRAPHIC_CRS}"
+            if source == "option"
+            else f"fix the .prj file or give --crs {settings.DEFAULT_GEOGRAPHIC_CRS}"
+        )
+        said = "--crs says" if source == "option" else "the CRS is"
         problems.add(
             "",
             "geometry",
-            f"the CRS is {_crs_label(chosen)} (metres) but the coordinates look like lon/lat degrees",
-            "fix the .prj file or give --crs EPSG:4326",
+            f"{said} {_crs_label(chosen)} (metres) but the coordinates look like lon/lat degrees",
+            fix,
         )
     else:
         lonlat = gpd.GeoSeries(values[good], crs=chosen).to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
@@ -151,7 +205,26 @@ def _decide_crs(
                 f"coordinates cannot be placed on the earth with CRS {_crs_label(chosen)}",
                 "check the coordinates and the CRS (--crs)",
             )
-    return chosen
+    return chosen, source
+
+
+def _crs_code(crs: pyproj.CRS) -> str:
+    code = crs.to_authority()
+    return f"{code[0]}:{code[1]}" if code else crs.to_string()
+
+
+def _fits(crs: pyproj.CRS, values: npt.NDArray[np.object_], total: npt.NDArray[np.float64]) -> bool:
+    """Whether coordinates with bounds ``total`` make sense in ``crs``: degrees for a
+    geographic CRS, numbers beyond degrees that can be placed on the earth for a projected one."""
+    if crs.is_geographic:
+        return looks_lonlat(total)
+    if looks_lonlat(total):
+        return False
+    try:
+        lonlat = gpd.GeoSeries(values, crs=crs).to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
+    except pyproj.exceptions.ProjError:
+        return False
+    return bool(np.isfinite(_bounds(np.asarray(lonlat.values))).all())
 
 
 def _prepare(
@@ -168,7 +241,9 @@ def _prepare(
 ) -> tuple[gpd.GeoDataFrame, dict[str, pd.Series], Problems, Rows, pyproj.CRS | None]:
     """Read, rename and check what all loaders share; attribute checks are left to the caller."""
     target = _check_options(coords, crs)
-    table = _read(source, layer=layer, name=name)
+    known = (*(a for key, aliases in spec.items() for a in (key, *aliases)), *schema.LON_ALIASES)
+    headers = frozenset(norm(a) for a in (*known, *schema.LAT_ALIASES))
+    table = _read(source, layer=layer, name=name, headers=headers)
     frame = table.frame.reset_index(drop=True)
     problems = Problems(table.label)
     if len(frame) == 0:
@@ -224,9 +299,13 @@ def _prepare(
             values[single] = shapely.get_geometry(values[single], 0)
             gdf = gdf.set_geometry(gpd.GeoSeries(values, crs=gdf.crs))
         ok = check_geometries(problems, rows, gdf.geometry, geom_types, what=what)
-    chosen = _decide_crs(table, gdf, ok, problems, coords=coords, crs=target)
+    chosen, source = _decide_crs(table, gdf, ok, problems, coords=coords, crs=target)
     if chosen is not None:
         gdf = gdf.set_crs(chosen, allow_override=True)
+        gdf.attrs[CRS_READ] = _crs_label(chosen)
+        gdf.attrs[CRS_CODE] = _crs_code(chosen)
+    gdf.attrs[CRS_SOURCE] = source
+    gdf.attrs[CRS_FILE] = table.label
     return gdf, raw, problems, rows, chosen
 
 
@@ -244,7 +323,7 @@ def _finish(
         own = pyproj.CRS(geometry.crs)
         # web tools (AMap, Baidu) export lon/lat or web mercator in their offsets; projected
         # survey data (CGCS2000 Gauss-Kruger, UTM) never is
-        if own.is_geographic or own.to_epsg() == 3857 or "Pseudo-Mercator" in own.name:
+        if _shiftable(own):
             if not geometry.crs.equals(pyproj.CRS(settings.DEFAULT_GEOGRAPHIC_CRS)):
                 geometry = geometry.to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
             geometry = _coords.convert_geometries(geometry, coords)
@@ -256,7 +335,9 @@ def _finish(
                 f"--coords {coords} is not applied to it"
             )
     out = gpd.GeoDataFrame(data, geometry=geometry.reset_index(drop=True), crs=geometry.crs)
-    return out.to_crs(target if target is not None else projection.metric_crs(out))
+    out = out.to_crs(target if target is not None else projection.metric_crs(out))
+    out.attrs.update(gdf.attrs)
+    return out
 
 
 def _text(raw: dict[str, pd.Series], key: str, n: int) -> npt.NDArray[np.object_]:

@@ -9,8 +9,10 @@ tried, with a warning. CSV may be UTF-8, UTF-8 with BOM or GBK.
 from __future__ import annotations
 
 import codecs
+import csv
 import logging
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -21,6 +23,7 @@ from typing import IO, Final, TypeAlias
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyogrio
 import shapely
@@ -97,17 +100,27 @@ def read_table(
     return _read(source, layer=layer, name=name).frame
 
 
-def _read(source: Source, *, layer: str | None, name: str | None) -> _Table:
+def _read(
+    source: Source,
+    *,
+    layer: str | None,
+    name: str | None,
+    headers: frozenset[str] = frozenset(),
+) -> _Table:
+    """Read ``source``; ``headers`` (normalised header names the loader knows) let a table's
+    header be found below title rows and total rows (合计) be left out, with a warning."""
     if isinstance(source, pd.DataFrame):
         label = name or "<data>"
         return _with_lonlat(source.copy(), label, Rows("row", 1))
     if isinstance(source, str | os.PathLike):
         path = Path(os.fspath(source))
-        return _read_path(path, label=name or os.fspath(source), layer=layer)
-    return _read_upload(source, layer=layer, name=name)
+        return _read_path(path, label=name or os.fspath(source), layer=layer, headers=headers)
+    return _read_upload(source, layer=layer, name=name, headers=headers)
 
 
-def _read_upload(obj: IO[bytes], *, layer: str | None, name: str | None) -> _Table:
+def _read_upload(
+    obj: IO[bytes], *, layer: str | None, name: str | None, headers: frozenset[str] = frozenset()
+) -> _Table:
     label = name or str(getattr(obj, "name", "") or "upload")
     suffix = Path(label).suffix.lower()
     if suffix not in SUFFIXES:
@@ -130,10 +143,12 @@ def _read_upload(obj: IO[bytes], *, layer: str | None, name: str | None) -> _Tab
     with tempfile.TemporaryDirectory(prefix="siting-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
-        return _read_path(path, label=label, layer=layer)
+        return _read_path(path, label=label, layer=layer, headers=headers)
 
 
-def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
+def _read_path(
+    path: Path, *, label: str, layer: str | None, headers: frozenset[str] = frozenset()
+) -> _Table:
     if not path.exists():
         raise InputError.one(label, "", "", "file not found", "check the path and the file name")
     if path.is_dir():
@@ -156,13 +171,13 @@ def _read_path(path: Path, *, label: str, layer: str | None) -> _Table:
         ) from None
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        return _read_zip(path, label=label, layer=layer)
+        return _read_zip(path, label=label, layer=layer, headers=headers)
     if suffix in GEO_SUFFIXES:
         return _read_geo(path, label=label, layer=layer)
     if suffix in (".csv", ".txt"):
-        return _read_csv(path, label=label)
+        return _read_csv(path, label=label, headers=headers)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, label=label, sheet=layer)
+        return _read_xlsx(path, label=label, sheet=layer, headers=headers)
     if suffix == ".xls":
         fix = "save it as .xlsx and try again"
     elif suffix in (".dbf", ".shx", ".prj", ".cpg"):
@@ -186,7 +201,9 @@ def _unreadable(label: str, kind: str, exc: BaseException) -> InputError:
     )
 
 
-def _read_zip(path: Path, *, label: str, layer: str | None) -> _Table:
+def _read_zip(
+    path: Path, *, label: str, layer: str | None, headers: frozenset[str] = frozenset()
+) -> _Table:
     with _zip.safe_extract(path, label=label) as files:
         shps = [f for f in files if f.suffix.lower() == ".shp"]
         others = [
@@ -202,7 +219,7 @@ def _read_zip(path: Path, *, label: str, layer: str | None) -> _Table:
             raise InputError.one(
                 label, "", "", what, "zip exactly one shapefile (.shp, .shx, .dbf, .prj, .cpg)"
             )
-        inner = _read_path(found[0], label=label, layer=layer)
+        inner = _read_path(found[0], label=label, layer=layer, headers=headers)
     return inner
 
 
@@ -351,7 +368,7 @@ def _bad_geometries(path: Path, label: str, layer: str, encoding: str | None) ->
     return InputError(problems)
 
 
-def _read_csv(path: Path, *, label: str) -> _Table:
+def _read_csv(path: Path, *, label: str, headers: frozenset[str] = frozenset()) -> _Table:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gbk", "gb18030"):
         try:
@@ -367,12 +384,16 @@ def _read_csv(path: Path, *, label: str) -> _Table:
             "is neither UTF-8 nor GBK text",
             "save it from Excel as 'CSV UTF-8 (comma delimited)'",
         )
-    first = text.split("\n", 1)[0]
+    lines = text.splitlines()[: TITLE_ROWS + 1]
+    cells = [_split_line(line) for line in lines]
+    skip = _header_row(cells, headers, label) if lines else 0
+    first = lines[skip] if lines else ""
     sep = max((",", "\t", ";"), key=first.count)
     try:
         frame = pd.read_csv(
             StringIO(text),
             sep=sep,
+            skiprows=skip,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
@@ -387,11 +408,14 @@ def _read_csv(path: Path, *, label: str) -> _Table:
     frame.columns = [str(c).strip() for c in frame.columns]
     blank = ((frame.apply(lambda col: col.str.strip()) == "") | frame.isna()).all(axis=1).to_numpy()
     logger.info("read %s (%s): %d rows", label, encoding, len(frame))
-    numbers = np.flatnonzero(~blank) + 2  # the header is row 1
-    return _with_lonlat(frame[~blank], label, Rows("row", 2, numbers=numbers))
+    numbers = np.flatnonzero(~blank) + 2 + skip  # the header is row 1 (below any title rows)
+    frame, numbers = _drop_totals(frame[~blank], numbers, label, headers)
+    return _with_lonlat(frame, label, Rows("row", 2 + skip, numbers=numbers))
 
 
-def _read_xlsx(path: Path, *, label: str, sheet: str | None) -> _Table:
+def _read_xlsx(
+    path: Path, *, label: str, sheet: str | None, headers: frozenset[str] = frozenset()
+) -> _Table:
     if zipfile.is_zipfile(path):
         # an .xlsx is a zip: refuse bombs (size, ratio, members) before openpyxl inflates it
         _zip.check_zip(path, label=label)
@@ -408,19 +432,96 @@ def _read_xlsx(path: Path, *, label: str, sheet: str | None) -> _Table:
                         f"no sheet {sheet!r} (sheets: {', '.join(sheets)})",
                         "choose one of the sheets listed",
                     )
-                frame = pd.read_excel(
-                    book, sheet_name=sheet if sheet is not None else 0, dtype=object
-                )
+                chosen = sheet if sheet is not None else 0
+                frame = pd.read_excel(book, sheet_name=chosen, dtype=object)
+                top = [[str(c) for c in frame.columns]] + [
+                    ["" if pd.isna(v) else str(v) for v in frame.iloc[k]]
+                    for k in range(min(TITLE_ROWS, len(frame)))
+                ]
+                skip = _header_row(top, headers, label)
+                if skip:
+                    frame = pd.read_excel(book, sheet_name=chosen, dtype=object, header=skip)
     except InputError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
         raise _unreadable(label, "XLSX", exc) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     blank = frame.isna().all(axis=1).to_numpy()
-    numbers = np.flatnonzero(~blank) + 2  # the header is row 1, as Excel shows it
-    frame = frame[~blank]
+    # the header is row 1 (below any title rows), as Excel shows it
+    numbers = np.flatnonzero(~blank) + 2 + skip
+    frame, numbers = _drop_totals(frame[~blank], numbers, label, headers)
     logger.info("read %s: %d rows", label, len(frame))
-    return _with_lonlat(frame, label, Rows("row", 2, numbers=numbers))
+    return _with_lonlat(frame, label, Rows("row", 2 + skip, numbers=numbers))
+
+
+def _split_line(line: str) -> list[str]:
+    """The cells of one CSV line, split at its most frequent separator."""
+    sep = max((",", "\t", ";"), key=line.count)
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:
+        return line.split(sep)
+
+
+def _header_row(cells: list[list[str]], headers: frozenset[str], label: str) -> int:
+    """Where a table's header is among its first rows (0: the first row, as usual).
+
+    A row below the first is taken when it holds at least two known header names (``headers``,
+    normalised) and more than the first row does: a title such as "黄浦区党群服务站点一览表" sits
+    above the header in many bureau sheets. The rows above it are skipped with a warning."""
+    if not headers or len(cells) < 2:
+        return 0
+    known = [sum(norm(c) in headers for c in row) for row in cells]
+    best = int(np.argmax(known))
+    if best == 0 or known[best] < 2 or known[best] <= known[0]:
+        return 0
+    title = next(
+        (
+            c.strip()
+            for row in cells[:best]
+            for c in row
+            if c.strip() and not c.startswith("Unnamed: ")
+        ),
+        "",
+    )
+    below = f", below the title {title!r}" if title else ""
+    rows, verb = ("row 1", "is") if best == 1 else (f"rows 1-{best}", "are")
+    warn(
+        f"{label}: row {best + 1}: the header is in row {best + 1}{below}; {rows} {verb} "
+        f"skipped - delete the title {rows.split()[0]} to silence this warning"
+    )
+    return best
+
+
+#: Rows of a table searched for its header (a title above it).
+TITLE_ROWS: Final = 5
+_TOTAL = re.compile(
+    r"^(全区|全街道|全镇|全部|总)?(合计|总计|小计|共计|总数|累计)[:：]?$|^(sub)?total[:]?$|^grand total$|^sum$"
+)
+
+
+def _drop_totals(
+    frame: pd.DataFrame, numbers: npt.NDArray[np.int64], label: str, headers: frozenset[str]
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+    """Leave out total rows (合计, 总计, 小计, Total: the row's first filled cell), with a warning."""
+    if not headers or frame.empty:
+        return frame, numbers
+    first = []
+    for row in frame.itertuples(index=False):
+        cell = next((str(v) for v in row if not pd.isna(v) and str(v).strip()), "")
+        first.append(re.sub(r"\s+", "", norm(cell)))
+    total = np.array([bool(_TOTAL.match(c)) for c in first], dtype=bool)
+    if not total.any():
+        return frame, numbers
+    at = np.flatnonzero(total)
+    which = ", ".join(str(numbers[i]) for i in at[:MAX_ROWS_PER_RULE])
+    said = ", ".join(dict.fromkeys(repr(first[i]) for i in at))
+    word = "row" if len(at) == 1 else "rows"
+    warn(
+        f"{label}: {word} {which}: {said} marks a total row, not a feature; it is left out "
+        "- delete total rows from the file to silence this warning"
+    )
+    return frame[~total], numbers[~total]
 
 
 def _with_lonlat(frame: pd.DataFrame, label: str, rows: Rows) -> _Table:

@@ -48,6 +48,11 @@ __all__ = [
 
 #: Rows named per rule and column before the rest are summarised as a count.
 MAX_ROWS_PER_RULE: Final = 20
+#: A problem shared by at least this many rows and this share of them is said once for the file.
+MOST_MIN_ROWS: Final = 5
+MOST_SHARE: Final = 0.8
+#: Rows quoted as examples in such a line.
+EXAMPLES: Final = 3
 #: Overlaps smaller than this (m2) are digitising or projection slivers (a 1 km shared edge
 #: digitised in lon/lat leaves about 1 m2 in UTM) and are not reported.
 OVERLAP_MIN_M2: Final = 50.0
@@ -127,6 +132,36 @@ def _report(
     rest = len(positions) - MAX_ROWS_PER_RULE
     if rest > 0:
         problems.add(f"{rest} more {rows.word}s", field, "have the same problem as above", fix)
+
+
+def _report_most(
+    problems: Problems,
+    rows: Rows,
+    mask: npt.NDArray[np.bool_],
+    considered: npt.NDArray[np.bool_],
+    field: str,
+    what: Any,
+    whole: str,
+    fix: str,
+    example: Any = None,
+) -> None:
+    """Like :func:`_report`, but when most rows have the problem, one line for the whole file.
+
+    ``whole`` says what is wrong with the file, with ``{n}`` for "all 30 rows" or "28 of 30
+    rows"; the line ends with up to :data:`EXAMPLES` of the rows (``example(i)``, default
+    ``what(i)``).
+    """
+    example = example or what
+    bad = int(mask.sum())
+    total = int(considered.sum())
+    if bad < MOST_MIN_ROWS or bad < MOST_SHARE * total:
+        _report(problems, rows, mask, field, what, fix)
+        return
+    count = f"all {bad} {rows.word}s" if bad == total else f"{bad} of {total} {rows.word}s"
+    examples = "; ".join(
+        f"{rows.where(int(i))}: {example(int(i))}" for i in np.flatnonzero(mask)[:EXAMPLES]
+    )
+    problems.add("", field, f"{whole.format(n=count)} (e.g. {examples})", fix)
 
 
 # --- columns ----------------------------------------------------------------------------------
@@ -533,14 +568,18 @@ def check_lonlat(
     problems: Problems,
     rows: Rows,
     bounds: npt.NDArray[np.float64],
+    *,
+    out_fix: str | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Flag lon/lat out of range or swapped, per row; ``bounds`` is an (n, 4) array.
 
     Swapped means latitude beyond 90 with a longitude that would be a valid latitude, or a
-    Chinese pair in the wrong order (lon 18-54 and lat 73-135).
+    Chinese pair in the wrong order (lon 18-54 and lat 73-135). When most rows share one of
+    these problems it is said once for the whole file, with a few rows as examples.
+    ``out_fix`` replaces the advice for coordinates out of range in such a line.
     """
     x0, y0, x1, y1 = (bounds[:, k] for k in range(4))
-    finite = np.isfinite(bounds).all(axis=1)
+    finite: npt.NDArray[np.bool_] = np.asarray(np.isfinite(bounds).all(axis=1))
     out = finite & ((x0 < -180) | (x1 > 180) | (y0 < -90) | (y1 > 90))
     swapped = finite & (
         (out & (np.abs(y0) <= 180) & (np.abs(y1) <= 180) & (np.abs(x0) <= 90) & (np.abs(x1) <= 90))
@@ -549,23 +588,41 @@ def check_lonlat(
     out &= ~swapped
     cx = x0 / 2 + x1 / 2  # not (x0 + x1) / 2: that overflows for coordinates near 1e308
     cy = y0 / 2 + y1 / 2
-    _report(
+    _report_most(
         problems,
         rows,
         swapped,
+        finite,
         "geometry",
         lambda i: (
             f"lon {cx[i]:.6g}, lat {cy[i]:.6g} look swapped (China is about lon 73-135, lat 18-54)"
         ),
+        "lon and lat look swapped in {n} (China is about lon 73-135, lat 18-54)",
         "swap the longitude and latitude columns (x is the longitude)",
+        lambda i: f"lon {cx[i]:.6g}, lat {cy[i]:.6g}",
     )
-    _report(
+    fix = (
+        "check the coordinates; if they are projected metres, give the CRS (--crs, e.g. EPSG:4547)"
+    )
+    if out.sum() >= MOST_MIN_ROWS and out.sum() >= MOST_SHARE * finite.sum():
+        span = (
+            f"x {np.nanmin(x0[out]):.6g} to {np.nanmax(x1[out]):.6g}, "
+            f"y {np.nanmin(y0[out]):.6g} to {np.nanmax(y1[out]):.6g}"
+        )
+        whole = f"the coordinates of {{n}} are out of range for degrees ({span})"
+        fix = out_fix or fix
+    else:
+        whole = ""
+    _report_most(
         problems,
         rows,
         out,
+        finite,
         "geometry",
         lambda i: f"lon {cx[i]:.6g}, lat {cy[i]:.6g} are out of range for degrees",
-        "check the coordinates; if they are projected metres, give the CRS (--crs, e.g. EPSG:4547)",
+        whole,
+        fix,
+        lambda i: f"lon {cx[i]:.6g}, lat {cy[i]:.6g}",
     )
     return ~(swapped | out)
 

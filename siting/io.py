@@ -19,18 +19,27 @@ re-exported here.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyproj
 import shapely
 
 from siting import coords as _coords
 from siting import schema
 from siting._errors import warn
-from siting._loading import _finish, _opt_number, _prepare, _text
+from siting._loading import (
+    CRS_READ,
+    CRS_SOURCE,
+    _finish,
+    _opt_number,
+    _prepare,
+    _shiftable,
+    _text,
+)
 from siting._readers import GEO_SUFFIXES as GEO_SUFFIXES
 from siting._readers import SUFFIXES as SUFFIXES
 from siting._readers import TABLE_SUFFIXES as TABLE_SUFFIXES
@@ -258,7 +267,10 @@ def load_sites(
         label=problems.file,
     )
     if communities is not None:
-        out = _assign_communities(out, communities, problems.file, coords=coords)
+        shiftable = gdf.crs is not None and _shiftable(pyproj.CRS.from_user_input(gdf.crs))
+        out = _assign_communities(
+            out, communities, problems.file, coords=coords, shiftable=shiftable
+        )
     logger.info("loaded %d sites from %s", n, problems.file)
     return out
 
@@ -273,50 +285,101 @@ def _located(sites_geom: Any, communities: gpd.GeoDataFrame) -> npt.NDArray[np.i
     return inside
 
 
+#: How each coordinate system is named in the hints.
+_SYSTEM_NAMES: Final = {
+    "wgs84": "WGS-84 (GPS, OpenStreetMap, Tianditu; no shift)",
+    "gcj02": "AMap/Tencent (GCJ-02)",
+    "bd09": "Baidu (BD-09)",
+}
+_SHORT: Final = {"gcj02": "GCJ-02", "bd09": "BD-09"}
+_TO_WGS84: Final = {
+    "wgs84": lambda x, y: (x, y),
+    "gcj02": _coords.gcj02_to_wgs84,
+    "bd09": _coords.bd09_to_wgs84,
+}
+_FROM_WGS84: Final = {
+    "wgs84": lambda x, y: (x, y),
+    "gcj02": _coords.wgs84_to_gcj02,
+    "bd09": _coords.wgs84_to_bd09,
+}
+
+
+def _community_of(
+    points: Any, communities: gpd.GeoDataFrame, ids: npt.NDArray[np.object_]
+) -> npt.NDArray[np.object_]:
+    inside = _located(points, communities)
+    return np.where(inside >= 0, ids[np.maximum(inside, 0)], "")
+
+
 def _offset_hint(
     sites: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     inside: npt.NDArray[np.int64],
     file: str,
     coords: str,
+    *,
+    shiftable: bool = True,
 ) -> None:
-    """Warn when many sites lie in another community than their ``community_id`` says and
-    reading them as GCJ-02 (AMap/Tencent) would put them right: a forgotten --coords."""
+    """Warn when many sites lie in another community than their ``community_id`` says; when
+    reading their coordinates in another system (as given, GCJ-02 or BD-09) puts most of them
+    right, name the option that does: a forgotten or wrong --coords / --sites-coords.
+
+    ``shiftable``: the sites' own CRS is lon/lat or web mercator (projected survey data is never
+    in AMap/Baidu offsets, and ``coords`` was not applied to it)."""
     ids = communities["id"].to_numpy(dtype=object)
     stated = sites["community_id"].to_numpy(dtype=object)
     known = np.isin(stated, ids)
-    if coords != "wgs84" or known.sum() < 5:
+    if known.sum() < 5:
         return
     located = np.where(inside >= 0, ids[np.maximum(inside, 0)], "")
     wrong = known & (located != stated)
-    if wrong.mean() < 0.2 and wrong.sum() < 10:
+    if wrong.sum() < 0.2 * known.sum() and wrong.sum() < 10:
         return
-    lonlat = sites.geometry.to_crs(4326)
-    xy = shapely.get_coordinates(lonlat.values)
-    lon, lat = _coords.gcj02_to_wgs84(xy[:, 0], xy[:, 1])
-    shifted = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(sites.crs)
-    again = _located(shifted.values, communities)
-    located2 = np.where(again >= 0, ids[np.maximum(again, 0)], "")
-    wrong2 = known & (located2 != stated)
     share = f"{int(wrong.sum())} of {int(known.sum())}"
-    if wrong2.sum() < 0.5 * wrong.sum():
+    head = (
+        f"{file}: community_id: {share} sites lie in another community than their community_id says"
+    )
+    current = coords if shiftable and coords in ("gcj02", "bd09") else "wgs84"
+    best, best_wrong = current, int(wrong.sum())
+    if shiftable:
+        xy = shapely.get_coordinates(sites.geometry.to_crs(4326).values)
+        raw = _FROM_WGS84[current](xy[:, 0], xy[:, 1])  # the numbers as the file gives them
+        for system in ("wgs84", "gcj02", "bd09"):
+            if system == current:
+                continue
+            lon, lat = _TO_WGS84[system](*raw)
+            points = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(sites.crs)
+            n = int((known & (_community_of(points.values, communities, ids) != stated)).sum())
+            if n < best_wrong:
+                best, best_wrong = system, n
+    if best == current or best_wrong >= 0.5 * wrong.sum():
+        warn(f"{head} (check their coordinates, --coords and --crs)")
+        return
+    if best == "wgs84":
         warn(
-            f"{file}: {share} sites lie in another community than their community_id says; read "
-            f"as GCJ-02 only {int(wrong2.sum())} would - the coordinates look like AMap/Tencent "
-            "(GCJ-02): run again with --coords gcj02 (or --sites-coords gcj02)"
+            f"{head}; read as given, without a shift, only {best_wrong} would - the coordinates "
+            f"are not {_SYSTEM_NAMES[coords]} but look like {_SYSTEM_NAMES['wgs84']}: drop "
+            f"--coords {coords} / --sites-coords {coords} for this file (or give --sites-coords wgs84)"
         )
-    else:
-        warn(
-            f"{file}: {share} sites lie in another community than their community_id says "
-            "(check their coordinates, --coords and --crs)"
-        )
+        return
+    now = "" if current == "wgs84" else f" (not {_SYSTEM_NAMES[current]})"
+    warn(
+        f"{head}; read as {_SHORT[best]} only {best_wrong} would - the "
+        f"coordinates look like {_SYSTEM_NAMES[best]}{now}: run again with --coords {best} "
+        f"(or --sites-coords {best} for the sites alone)"
+    )
 
 
 def _assign_communities(
-    sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, file: str, *, coords: str = "wgs84"
+    sites: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    file: str,
+    *,
+    coords: str = "wgs84",
+    shiftable: bool = True,
 ) -> gpd.GeoDataFrame:
     inside = _located(sites.geometry.values, communities)
-    _offset_hint(sites, communities, inside, file, coords)
+    _offset_hint(sites, communities, inside, file, coords, shiftable=shiftable)
     ids = communities["id"].to_numpy(dtype=object)
     empty = sites["community_id"].to_numpy(dtype=object) == ""
     fill = empty & (inside >= 0)
@@ -330,7 +393,8 @@ def _assign_communities(
         more = f" and {len(outside) - 20} more" if len(outside) > 20 else ""
         warn(
             f"{file}: {len(outside)} site(s) lie outside every community: {named}{more} "
-            "(check their coordinates and --coords; they still serve nearby residents)"
+            f"(check their coordinates and --coords{_crs_doubt(sites, communities, outside)}; "
+            "they still serve nearby residents)"
         )
     unknown = ~np.isin(cid, ids) & (cid != "")
     if unknown.any():
@@ -341,6 +405,22 @@ def _assign_communities(
             f"{file}: {int(unknown.sum())} site(s) name a community_id not in the communities file: {named}"
         )
     return out
+
+
+def _crs_doubt(
+    sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, outside: npt.NDArray[np.int64]
+) -> str:
+    """When (nearly) every site lies outside every community and a file's CRS came from --crs or
+    was assumed, a clause naming --crs (a wrong --crs moves a whole file by kilometres)."""
+    if len(outside) < 0.8 * len(sites):
+        return ""
+    doubts = [
+        f"the {what}' CRS {frame.attrs.get(CRS_READ, '')} is {said}"
+        for what, frame in (("communities", communities), ("sites", sites))
+        for source, said in (("option", "from --crs"), ("assumed", "assumed"))
+        if frame.attrs.get(CRS_SOURCE) == source
+    ]
+    return ("; " + " and ".join(doubts) + ": check --crs first") if doubts else ""
 
 
 def load_candidates(

@@ -130,7 +130,11 @@ def demo_inputs(communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> Input
     """The demo's :class:`Inputs` from its frames as :func:`load_inputs` validated them (kept by
     the app's evaluation store), with the demo's current file paths."""
     p = demo_paths()
-    files = {"communities": str(p["communities"]), "sites": str(p["sites"]), "roads": str(p["roads"])}
+    files = {
+        "communities": str(p["communities"]),
+        "sites": str(p["sites"]),
+        "roads": str(p["roads"]),
+    }
     return Inputs(communities, sites, str(p["roads"]), files, True)
 
 
@@ -141,8 +145,77 @@ def load_network(roads: str | None, communities: gpd.GeoDataFrame) -> Any:
     if roads is None:
         return EuclideanNetwork(communities.crs)
     net = WalkNetwork.from_file(roads, crs=communities.crs)
-    check_covers(net, communities, "communities")
+    try:
+        check_covers(net, communities, "communities")
+    except InputError as err:
+        raise _crs_first(err, net, communities) from None
     return net
+
+
+def _crs_first(err: InputError, net: Any, communities: gpd.GeoDataFrame) -> InputError:
+    """The road check's error, saying that the communities' CRS may be wrong when it came from
+    --crs or was assumed (a wrong --crs moves a whole file by hundreds of kilometres), and
+    naming a CGCS2000 Gauss-Kruger zone that puts the communities on the roads when one does."""
+    from siting._errors import Problem
+    from siting._loading import CRS_CODE, CRS_FILE, CRS_READ, CRS_SOURCE
+
+    source = communities.attrs.get(CRS_SOURCE)
+    if source not in ("option", "assumed") or len(err.problems) != 1:
+        return err
+    first = err.problems[0]
+    read = communities.attrs.get(CRS_READ, "")
+    said = "from --crs" if source == "option" else "assumed, as the file has none"
+    roads = first.file or "the road file"
+    what = first.what.split(";")[0].replace("features of communities lie", "features lie")
+    what = what.replace("the road network's extent", f"the extent of {roads}")
+    better = _crs_on_roads(net, communities, communities.attrs.get(CRS_CODE))
+    if better is not None:
+        code, n = better
+        hint = f": read in {code}, {n} of {len(communities)} would (give --crs {code} if that is the data's CRS)"
+    else:
+        hint = " (give the CRS the coordinates are in, e.g. from their .prj file)"
+    return InputError(
+        [
+            Problem(
+                communities.attrs.get(CRS_FILE, "communities"),
+                "",
+                "crs",
+                f"{what} when read in {read} ({said}); the coordinates may be in another CRS",
+                f"check --crs first{hint}; if the CRS is right, use a road file that covers the "
+                "area of the communities",
+            )
+        ]
+    )
+
+
+def _crs_on_roads(
+    net: Any, communities: gpd.GeoDataFrame, code: str | None
+) -> tuple[str, int] | None:
+    """The CGCS2000 3-degree Gauss-Kruger CRS (EPSG:4513-4554) in which most communities lie
+    within the road network's extent, with how many; None if none does or the data were not
+    read in a projected CRS."""
+    import pyproj
+
+    if not code:
+        return None
+    read = pyproj.CRS.from_user_input(code)
+    if not read.is_projected or net.crs is None:
+        return None
+    xy = shapely.get_coordinates(communities.geometry.representative_point().to_crs(read).values)
+    minx, miny, maxx, maxy = net.bounds
+    m = settings.SNAP_WARN_DISTANCE_M
+    best: tuple[str, int] | None = None
+    for epsg in range(4513, 4555):
+        candidate = pyproj.CRS.from_epsg(epsg)
+        if candidate.equals(read):
+            continue
+        t = pyproj.Transformer.from_crs(candidate, net.crs, always_xy=True)
+        x, y = t.transform(xy[:, 0], xy[:, 1])
+        inside = (x >= minx - m) & (x <= maxx + m) & (y >= miny - m) & (y <= maxy + m)
+        n = int(np.count_nonzero(inside))
+        if n >= 0.5 * len(xy) and (best is None or n > best[1]):
+            best = (f"EPSG:{epsg}", n)
+    return best
 
 
 def evaluate_inputs(

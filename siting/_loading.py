@@ -23,6 +23,7 @@ from siting._readers import Source, _read, _Table
 from siting._validate import (
     Problems,
     Rows,
+    _report_most,
     check_geometries,
     check_ids,
     check_lonlat,
@@ -197,14 +198,22 @@ def _decide_crs(
     else:
         lonlat = gpd.GeoSeries(values[good], crs=chosen).to_crs(settings.DEFAULT_GEOGRAPHIC_CRS)
         broken = ~np.isfinite(_bounds(np.asarray(lonlat.values))).all(axis=1)
-        where = np.flatnonzero(good)[broken]
-        for i in where[:20]:
-            problems.add(
-                table.rows.where(int(i)),
-                "geometry",
-                f"coordinates cannot be placed on the earth with CRS {_crs_label(chosen)}",
-                "check the coordinates and the CRS (--crs)",
-            )
+        mask = np.zeros(len(values), dtype=bool)
+        mask[np.flatnonzero(good)[broken]] = True
+        label = _crs_label(chosen)
+        _report_most(
+            problems,
+            table.rows,
+            mask,
+            good,
+            "geometry",
+            lambda i: f"coordinates cannot be placed on the earth with CRS {label}",
+            f"the coordinates of {{n}} cannot be placed on the earth with CRS {label}",
+            "check the coordinates and --crs"
+            if source == "option"
+            else "check the coordinates and the file's CRS (give the right one with --crs)",
+            lambda i: f"x {bounds[i, 0]:.6g}, y {bounds[i, 1]:.6g}",
+        )
     return chosen, source
 
 

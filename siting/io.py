@@ -32,6 +32,7 @@ from siting import coords as _coords
 from siting import schema
 from siting._errors import warn
 from siting._loading import (
+    CRS_CODE,
     CRS_READ,
     CRS_SOURCE,
     _finish,
@@ -352,8 +353,26 @@ def _offset_hint(
             n = int((known & (_community_of(points.values, communities, ids) != stated)).sum())
             if n < best_wrong:
                 best, best_wrong = system, n
+        code = communities.attrs.get(CRS_CODE)
+        if current == "wgs84" and code and _shiftable(pyproj.CRS.from_user_input(code)):
+            # the communities in AMap/Baidu offsets read as WGS-84: a community drawn at P lies
+            # at the offset P, where the site at P moved by the same offset falls
+            for system in ("gcj02", "bd09"):
+                lon, lat = _FROM_WGS84[system](xy[:, 0], xy[:, 1])
+                points = gpd.GeoSeries(shapely.points(lon, lat), crs=4326).to_crs(sites.crs)
+                n = int((known & (_community_of(points.values, communities, ids) != stated)).sum())
+                if n < best_wrong:
+                    best, best_wrong = f"communities:{system}", n
     if best == current or best_wrong >= 0.5 * wrong.sum():
         warn(f"{head} (check their coordinates, --coords and --crs)")
+        return
+    if best.startswith("communities:"):
+        system = best.split(":")[1]
+        warn(
+            f"{head}; with the communities read as {_SHORT[system]} only {best_wrong} would - "
+            f"the communities' boundaries look like {_SYSTEM_NAMES[system]}: run again with "
+            f"--communities-coords {system}"
+        )
         return
     if best == "wgs84":
         warn(

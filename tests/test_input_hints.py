@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from siting import coords, pipeline
 from siting import io as sio
@@ -386,3 +386,49 @@ def test_metres_in_lonlat_columns_say_rename_them() -> None:
     assert np.allclose(back.geometry.x, grid_sites().lon) and np.allclose(
         back.geometry.y, grid_sites().lat
     )
+
+
+def test_communities_in_gcj02_with_wgs84_sites_name_communities_coords() -> None:
+    # boundaries digitised on AMap (GCJ-02), sites from GPS (WGS-84)
+    def shifted(g: Polygon) -> Polygon:  # each cell's corners as AMap gives them
+        (x0, x1), (y0, y1) = coords.wgs84_to_gcj02(g.bounds[0::2], g.bounds[1::2])
+        return box(x0, y0, x1, y1)
+
+    comm_gcj = grid_communities()
+    comm_gcj = comm_gcj.set_geometry(comm_gcj.geometry.map(shifted))
+    comm = sio.load_communities(comm_gcj)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sio.load_sites(grid_sites(), communities=comm, name="s.csv")
+    m = mismatch(messages(caught))
+    assert "with the communities read as GCJ-02 only 0 would" in m
+    assert m.endswith("run again with --communities-coords gcj02")
+    # and with --communities-coords gcj02 every site is in its own community, nothing said
+    right = sio.load_communities(comm_gcj, coords="gcj02")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        sites = sio.load_sites(grid_sites(), communities=right)
+    assert list(sites["community_id"]) == list(grid_sites()["community_id"])
+
+
+def test_coordinates_off_the_earth_in_every_row_are_one_line() -> None:
+    far = gpd.GeoDataFrame(
+        {"id": [f"S{i}" for i in range(6)], "level": "站", "floor_area_m2": 1},
+        geometry=gpd.points_from_xy([1e12 + i for i in range(6)], [1e12] * 6),
+        crs="EPSG:4549",
+    )
+    with pytest.raises(InputError) as err:
+        sio.load_sites(far, name="s.gpkg")
+    (p,) = err.value.problems
+    assert p.where == "" and p.what.startswith(
+        "the coordinates of all 6 rows cannot be placed on the earth with CRS EPSG:4549"
+    )
+    assert p.what.count("(id=S") == 3
+    # one such row among good ones is named by itself
+    one = far.copy()
+    one.geometry = gpd.points_from_xy(
+        [1e12] + [640000.0 + i for i in range(5)], [1e12] + [3456000.0] * 5
+    )
+    with pytest.raises(InputError) as err:
+        sio.load_sites(one, name="s.gpkg")
+    assert [p.where for p in err.value.problems] == ["row 1 (id=S0)"]

@@ -47,6 +47,7 @@ def test_gap_option_follows_the_objective(monkeypatch, values, want_gap, best) -
     res = solve_mip(**_knapsack(values))
     assert seen["mip_rel_gap"] == want_gap
     assert seen["mip_abs_gap"] == 1e-7
+    assert seen["mip_allow_restart"] is False  # restarts proved wrong optima (spopt SF)
     assert res.status == "optimal"
     brute = max(
         float(values @ np.array(bits))
@@ -72,3 +73,16 @@ def test_no_integer_columns_keeps_a_zero_gap(monkeypatch) -> None:
     res = _locate_highs.solve_mip(**kw)
     assert seen["mip_rel_gap"] == 0.0
     assert res.status == "optimal"
+
+
+def test_an_optimal_claim_worse_than_the_start_is_not_trusted() -> None:
+    """HiGHS once called answers optimal that its own start beat; such a claim is reported as
+    feasible with no bound. Provoked here with a start HiGHS rejects (over the knapsack size),
+    worth 31.5 against the true optimum 12.6."""
+    kw = _knapsack(np.array([4.1, 5.2, 6.3, 7.4, 8.5]))
+    res = solve_mip(**kw, start=np.ones(5))
+    assert res.status == "feasible"
+    assert res.objective == pytest.approx(12.6)
+    assert res.gap == np.inf and res.bound == np.inf
+    ok = solve_mip(**kw, start=np.array([1.0, 0, 0, 0, 1.0]))  # the optimum itself
+    assert ok.status == "optimal" and ok.objective == pytest.approx(12.6)

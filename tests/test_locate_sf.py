@@ -290,18 +290,18 @@ def test_capacitated_mclp_p5_optimum_is_909894():
     assert W[on].sum() == 909_894
 
 
-@pytest.mark.xfail(
-    reason="known disagreement: siting returns 909,874-909,888 with status 'optimal' (optimum "
-    "909,894, test above); HiGHS 1.15 calls siting's compact model optimal below the optimum "
-    "depending on seed/start. Not strict: some runs may reach 909,894",
-    strict=False,
-)
-def test_capacitated_mclp_p5_matches_brute_force():
+def test_capacitated_mclp_p5_is_optimal_or_honest():
+    """HiGHS's presolve restarts proved wrong optima here (909,874-909,888 "optimal"); they are
+    off now. Proving 909,894 takes HiGHS 40-55 s, so under a 10 s limit the answer must be the
+    optimum labelled optimal, or below it with a gap that reaches it."""
     cap = np.full(M, 250_000.0)
-    sol = mclp(COV, W, 5, capacity=cap)
+    sol = mclp(COV, W, 5, capacity=cap, time_limit=10.0)
     _check_single_source(sol, cap, [], COV)
-    assert sol.status == "optimal"
-    assert sol.objective == 909_894
+    if sol.status == "optimal":
+        assert sol.objective == 909_894
+    else:
+        assert sol.status == "feasible"
+        assert sol.objective <= 909_894 <= sol.objective * (1.0 + sol.gap) + 1e-6
 
 
 def _cappmed_brute(p: int, cap: np.ndarray, fixed: list[int]) -> float:

@@ -300,10 +300,44 @@ def load_standard(name_or_path: str | Path | Standard) -> Standard:
             f"not valid TOML ({exc})",
             "fix the syntax; see siting/standards/default.toml for the layout",
         ) from exc
+    if "base" in data:
+        data = _with_base(data, label, shipped)
     raw, sources, problems = _unwrap(data, label)
     if problems:
         raise InputError(problems)
     return _build(raw, sources, label, path=path)
+
+
+def _with_base(data: dict[str, Any], label: str, shipped: list[str]) -> dict[str, Any]:
+    """A profile that names ``base = "default"`` (or another shipped profile) and gives only
+    the values it changes: the base's tables with the file's entries laid over them."""
+    base = data["base"]
+    if not isinstance(base, str) or base not in shipped:
+        raise InputError.one(
+            label,
+            "",
+            "base",
+            f"{base!r} is not a shipped profile",
+            f"use one of {', '.join(shipped)}, or leave base out and give every value",
+        )
+    text = (resources.files("siting") / "standards" / f"{base}.toml").read_text(encoding="utf-8")
+
+    def merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+        out = dict(under)
+        for key, value in over.items():
+            table = isinstance(value, dict) and "value" not in value
+            if table and isinstance(out.get(key), dict) and "value" not in out[key]:
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = value
+        return out
+
+    over = {k: v for k, v in data.items() if k != "base"}
+    over.setdefault("name", Path(label).stem)
+    merged = merge(tomllib.loads(text), over)
+    if "title" not in over:
+        merged["title"] = f"{merged.get('title', base)} ({Path(label).name})"
+    return merged
 
 
 # --------------------------------------------------------------------------------------------

@@ -214,3 +214,39 @@ def test_standard_pickles_for_the_app_cache() -> None:
     assert back == std
     assert back.levels["station"].min_floor_area_m2 == 800
     assert back.programme_levels() == ("district_center", "street_center", "station")
+
+
+def test_profile_with_a_base_gives_only_its_changes(tmp_path: Path) -> None:
+    """`base = "default"` plus the changed values (each with its source): everything else is
+    the base's."""
+    f = tmp_path / "jinshan.toml"
+    f.write_text(
+        'base = "default"\n'
+        "[levels.station]\n"
+        'min_floor_area_m2 = { value = 1200.0, source = "区委组织部 2026 年文件" }\n'
+        "[programme]\n"
+        'targets = { value = [0.7, 0.9, 1.0], source = "区三年行动" }\n',
+        encoding="utf-8",
+    )
+    std = load_standard(f)
+    base = load_standard("default")
+    assert std.level("station").min_floor_area_m2 == 1200.0
+    assert std.targets == (0.7, 0.9, 1.0)
+    # untouched values and levels are the base's
+    assert std.level("station").service_radius_m == base.level("station").service_radius_m
+    assert std.level("street_center").min_floor_area_m2 == 1500.0
+    assert std.name == "jinshan"
+    assert "jinshan.toml" in std.title
+
+
+def test_profile_with_an_unknown_base_or_a_value_without_source(tmp_path: Path) -> None:
+    f = tmp_path / "x.toml"
+    f.write_text('base = "shanghai"\n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_standard(f)
+    (pb,) = e.value.problems
+    assert pb.field == "base" and "'shanghai'" in pb.what and "default" in pb.fix
+    f.write_text('base = "default"\n[levels.station]\nmin_floor_area_m2 = 1200.0\n', "utf-8")
+    with pytest.raises(InputError) as e:
+        load_standard(f)
+    assert any("levels.station.min_floor_area_m2" in p.field for p in e.value.problems)

@@ -28,6 +28,20 @@ def _knapsack(values: np.ndarray):
     )
 
 
+@pytest.fixture
+def seen(monkeypatch) -> dict[str, object]:
+    """The HiGHS options solve_mip sets (name -> last value)."""
+    options: dict[str, object] = {}
+    real = highspy.Highs.setOptionValue
+
+    def spy(self, name, value):  # type: ignore[no-untyped-def]
+        options[name] = value
+        return real(self, name, value)
+
+    monkeypatch.setattr(highspy.Highs, "setOptionValue", spy)
+    return options
+
+
 @pytest.mark.parametrize(
     ("values", "want_gap", "best"),
     [
@@ -35,15 +49,7 @@ def _knapsack(values: np.ndarray):
         (np.array([4.1, 5.2, 6.3, 7.4, 8.5]), MIP_REL_GAP, 12.6),  # fractional: sizes 3 + 7
     ],
 )
-def test_gap_option_follows_the_objective(monkeypatch, values, want_gap, best) -> None:
-    seen: dict[str, object] = {}
-    real = highspy.Highs.setOptionValue
-
-    def spy(self, name, value):  # type: ignore[no-untyped-def]
-        seen[name] = value
-        return real(self, name, value)
-
-    monkeypatch.setattr(highspy.Highs, "setOptionValue", spy)
+def test_gap_option_follows_the_objective(seen, values, want_gap, best) -> None:
     res = solve_mip(**_knapsack(values))
     assert seen["mip_rel_gap"] == want_gap
     assert seen["mip_abs_gap"] == 1e-7
@@ -58,16 +64,8 @@ def test_gap_option_follows_the_objective(monkeypatch, values, want_gap, best) -
     assert brute == pytest.approx(best)  # by hand: the pair of sizes 3 and 7 fills 10
 
 
-def test_no_integer_columns_keeps_a_zero_gap(monkeypatch) -> None:
+def test_no_integer_columns_keeps_a_zero_gap(seen) -> None:
     """An LP (no integer columns) never gets the MIP tolerance."""
-    seen: dict[str, object] = {}
-    real = highspy.Highs.setOptionValue
-
-    def spy(self, name, value):  # type: ignore[no-untyped-def]
-        seen[name] = value
-        return real(self, name, value)
-
-    monkeypatch.setattr(highspy.Highs, "setOptionValue", spy)
     kw = _knapsack(np.array([4.1, 5.2, 6.3, 7.4, 8.5]))
     kw["integer"] = np.zeros(5, dtype=bool)
     res = _locate_highs.solve_mip(**kw)

@@ -138,15 +138,18 @@ def test_compliance_page(app, direct) -> None:
 
 @needs_demo
 def test_compliance_page_upgrade_plan(app, direct) -> None:
+    from siting.ui.common import app_wording
+
     app.switch_page("page_compliance.py").run()
     assert not app.exception, [e.value for e in app.exception]
     next(b for b in app.button if b.label == "计算提升计划").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    _key, plan = app.session_state["plan"]
+    _key, plan, _warned = app.session_state["plan"]
     shown = [c.value for c in app.caption]
     assert plan.notes, "the demo plan has notes (scheduled upgrades)"
     for note in plan.notes:
         zh, _, en = note.partition("\n")
+        zh = app_wording(zh)  # the 选址建议 page named instead of `siting propose`
         assert zh in shown and en not in shown  # one language, the current one
     years = next(d.value for d in app.dataframe if "target_rate" in d.value.columns)
     assert years["met"].all() and len(years) == 3
@@ -186,7 +189,7 @@ def test_proposals_page_capacity_and_status(app) -> None:
     box.check().run()
     app.button[0].click().run()
     assert not app.exception, [e.value for e in app.exception]
-    params, result = app.session_state["proposal"]
+    params, result, _warned = app.session_state["proposal"]
     assert params[-1] is True and result.summary["capacity"] is True
     sol = result.solution
     shown = [c.value for c in app.caption]
@@ -222,7 +225,7 @@ def test_proposals_page_auto_candidates_match_the_cli(app, tmp_path, capsys) -> 
     ]
     app.button[0].click().run()
     assert not app.exception, [e.value for e in app.exception]
-    params, result = app.session_state["proposal"]
+    params, result, _warned = app.session_state["proposal"]
     model, p, radius = params[3:6]
     assert (model, p, radius) == ("mclp", 3, 500)
     with warnings.catch_warnings():

@@ -295,14 +295,17 @@ def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
 
 
 def context_or_stop(**kwargs: Any) -> Context:
-    """:func:`context`, or the problem table and ``st.stop()`` when the inputs are unusable."""
+    """:func:`context` with its warnings shown (:func:`show_warnings`), or the problem table
+    and ``st.stop()`` when the inputs are unusable."""
     try:
         with st.spinner(t("solving")):
-            return context(**kwargs)
+            ctx = context(**kwargs)
     except InputError as err:
         problem_table(err)
         st.stop()
         raise  # unreachable: st.stop() raises
+    show_warnings(ctx.warnings)
+    return ctx
 
 
 def loaded_text(ctx: Context) -> str:
@@ -377,12 +380,22 @@ def problem_table(err: InputError) -> pd.DataFrame:
     return frame
 
 
-def show_warnings(msgs: tuple[str, ...]) -> None:
-    """List repairs and assumptions in a collapsed box."""
-    if msgs:
-        with st.expander(f"{t('warnings_title')} ({len(msgs)})"):
-            for m in msgs:
-                st.markdown(f"- {m}")
+def show_warnings(msgs: tuple[str, ...] | list[str], *, names: dict[str, str] | None = None) -> Any:
+    """Show repairs, assumptions and doubts about the data in a warning box (a lead line, then
+    each message); stored paths are replaced by the names the user uploaded (``names``, the
+    session's uploads by default). Returns the box, or None when there is nothing to say."""
+    if not msgs:
+        return None
+    if names is None:
+        names = {v["path"]: v["name"] for v in cfg()["files"].values()}
+    items = []
+    for m in dict.fromkeys(msgs):
+        for path, name in names.items():
+            m = m.replace(path, name)
+        m = app_wording(m)
+        items.append("- " + re.sub(r"([\\`*_\[\]<>|$~#])", r"\\\1", m.replace("\n", " ")))
+    text = f"**{t('warnings_title')} ({len(items)})**: {t('warnings_lead')}\n\n" + "\n".join(items)
+    return st.warning(text)
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -570,10 +583,14 @@ def pct(x: float) -> str:
 
 # ----------------------------------------------------------------------------- candidates
 @st.cache_data(max_entries=16, show_spinner=False)
-def _load_candidates(key: str, _path: str, name: str, coords: str, _communities: Any) -> Any:
+def _load_candidates(
+    key: str, _path: str, name: str, coords: str, _communities: Any
+) -> tuple[Any, tuple[str, ...]]:
     from siting.io import load_candidates
 
-    return load_candidates(_path, coords=coords, communities=_communities, name=name)
+    return recording(
+        lambda: load_candidates(_path, coords=coords, communities=_communities, name=name)
+    )
 
 
 CANDIDATE_SOURCES = ("auto", "buildings", "file")
@@ -586,9 +603,18 @@ def candidate_sources(ctx: Context) -> list[str]:
 
 
 def candidates(ctx: Context, source: str = "auto", upload: Any = None) -> tuple[Any, str]:
+    """:func:`candidates_warned` without the warnings."""
+    gdf, label, _ = candidates_warned(ctx, source, upload)
+    return gdf, label
+
+
+def candidates_warned(
+    ctx: Context, source: str = "auto", upload: Any = None
+) -> tuple[Any, str, tuple[str, ...]]:
     """Candidate locations and their label: ``auto`` as ``siting propose --candidates auto``
     (street nodes and OSM places, plus the demo's vacant buildings on the demo), ``buildings``
     the demo's vacant buildings, ``file`` the uploaded file (``None`` gives no candidates).
+    Also the warnings of loading or making them (kept with the cached result).
 
     Raises
     ------
@@ -607,23 +633,23 @@ def candidates(ctx: Context, source: str = "auto", upload: Any = None) -> tuple[
                 {k: [] for k in CANDIDATE_COLUMNS if k != "geometry"},
                 geometry=gpd.GeoSeries([], crs=ctx.inputs.communities.crs),
             )
-            return empty, t("cand_upload")
+            return empty, t("cand_upload"), ()
         stored = session_files().store("candidates", upload.name, upload.getvalue())
-        gdf = _load_candidates(
+        gdf, msgs = _load_candidates(
             stored.sha256 + ctx.key,
             str(stored.path),
             upload.name,
             c["coords"],
             ctx.inputs.communities,
         )
-        return gdf, upload.name
+        return gdf, upload.name, msgs
     if source == "buildings" and ctx.inputs.is_demo:
         path = pipeline.demo_paths()["candidates"]
         key = _demo_digest(str(path), path.stat().st_mtime)
-        gdf = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
-        return gdf, path.name
-    gdf = _auto_candidates(ctx.key, ctx)
-    return gdf, "auto"
+        gdf, msgs = _load_candidates(key, str(path), path.name, "wgs84", ctx.inputs.communities)
+        return gdf, path.name, msgs
+    gdf, msgs = _auto_candidates(ctx.key, ctx)
+    return gdf, "auto", msgs
 
 
 def water(ctx: Context) -> Any:
@@ -640,24 +666,28 @@ def _water(key: str, _ctx: Context) -> Any:
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def _auto_candidates(key: str, _ctx: Context) -> Any:
+def _auto_candidates(key: str, _ctx: Context) -> tuple[Any, tuple[str, ...]]:
     from siting.candidates import default_candidates
 
-    return default_candidates(_ctx.inputs, _ctx.network)[0]
+    gdf, msgs = recording(lambda: default_candidates(_ctx.inputs, _ctx.network)[0])
+    return gdf, msgs
 
 
-def upgrade_plan(ctx: Context) -> Any:
-    """The three-year upgrade plan (:func:`siting.plan.plan_upgrades`) of the evaluation."""
+def upgrade_plan(ctx: Context) -> tuple[Any, tuple[str, ...]]:
+    """The three-year upgrade plan (:func:`siting.plan.plan_upgrades`) of the evaluation, and
+    the warnings of making it."""
     from siting.plan import plan_upgrades
 
     # as `siting plan`: the demo's vacant buildings are the buildings a site may move into
     cands = candidates(ctx, "buildings")[0] if ctx.inputs.is_demo else None
-    return plan_upgrades(
-        ctx.evaluation,
-        communities=ctx.inputs.communities,
-        candidates=cands,
-        network=ctx.network,
-        standard=ctx.standard,
+    return recording(
+        lambda: plan_upgrades(
+            ctx.evaluation,
+            communities=ctx.inputs.communities,
+            candidates=cands,
+            network=ctx.network,
+            standard=ctx.standard,
+        )
     )
 
 
@@ -673,7 +703,8 @@ def _estate_dict(gdf: Any, name: str) -> dict[str, Any]:
 
 
 def estate_from_upload(ctx: Context, upload: Any) -> dict[str, Any]:
-    """An uploaded estate outline as ``{"geometry" (WGS-84), "households", "name"}``.
+    """An uploaded estate outline as ``{"geometry" (WGS-84), "households", "name",
+    "warnings"}`` (the loader's warnings, with the user's file name).
 
     Raises
     ------
@@ -683,7 +714,7 @@ def estate_from_upload(ctx: Context, upload: Any) -> dict[str, Any]:
     from siting.io import load_estate
 
     stored = session_files().store("estate", upload.name, upload.getvalue())
-    gdf, _ = recording(
+    gdf, msgs = recording(
         lambda: load_estate(
             str(stored.path),
             coords=cfg()["coords"],
@@ -691,7 +722,9 @@ def estate_from_upload(ctx: Context, upload: Any) -> dict[str, Any]:
             name=upload.name,
         )
     )
-    return _estate_dict(gdf, upload.name)
+    est = _estate_dict(gdf, upload.name)
+    est["warnings"] = tuple(m.replace(str(stored.path), upload.name) for m in msgs)
+    return est
 
 
 def demo_estate(ctx: Context) -> tuple[dict[str, Any], tuple[float, float] | None]:
@@ -720,8 +753,9 @@ def estate_verdict(
     site: tuple[float, float] | None,
     floor_area: float,
     ground_floor_area: float,
-) -> Any:
-    """:func:`siting.estate.check_estate` for an estate drawn or uploaded in WGS-84.
+) -> tuple[Any, tuple[str, ...]]:
+    """:func:`siting.estate.check_estate` for an estate drawn or uploaded in WGS-84, and its
+    warnings.
 
     Raises
     ------
@@ -745,7 +779,7 @@ def estate_verdict(
             geometry=[Point(site)],
             crs=4326,
         ).to_crs(crs)
-    result, _ = recording(
+    return recording(
         lambda: check_estate(
             est,
             float(households),
@@ -756,7 +790,27 @@ def estate_verdict(
             communities=ctx.inputs.communities,
         )
     )
-    return result
+
+
+#: The engine's words for command-line users, and what the app says instead.
+_APP_WORDING = (
+    ("（可用 siting propose 选址）", "（可在「选址建议」页选址）"),
+    ("(可用 siting propose 选址)", "(可在「选址建议」页选址)"),
+    ("is for siting propose", "is for the Proposals page"),
+)
+
+
+def app_wording(text: str) -> str:
+    """An engine message as the app says it: the 选址建议 page instead of ``siting propose``,
+    the 数据 page's coordinate system instead of ``--coords``."""
+    for a, b in _APP_WORDING:
+        text = text.replace(a, b)
+    text = re.sub(
+        r"run again with --coords (\w+)(?: \(or --\w+-coords \w+ for the \w+ alone\))?",
+        lambda m: t("choose_coords", coords=COORD_LABELS.get(m.group(1), m.group(1))),
+        text,
+    )
+    return re.sub(r"--(?:\w+-)?coords(?: \w+)?", t("coords_setting"), text)
 
 
 def reasons_frame(ok: bool | None, reasons: list[str]) -> pd.DataFrame:

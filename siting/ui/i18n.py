@@ -76,7 +76,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "col_field": ("字段", "Field"),
     "col_what": ("问题", "Problem"),
     "col_fix": ("修改方法", "Fix"),
-    "warnings_title": ("已自动修正或假定的内容", "Repaired or assumed"),
+    "warnings_title": ("请核对数据", "Check your data"),
+    "warnings_lead": (
+        "以下内容已自动修正、按假定处理或可能有误,结果可能因此不准确",
+        "the following was repaired, assumed or looks wrong; the figures may be off because of it",
+    ),
     "loaded": (
         "已载入 {communities} 个社区、{sites} 个站点;距离:{mode}",
         "Loaded {communities} communities, {sites} sites; distances: {mode}",
@@ -177,6 +181,12 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "cand_auto_label": ("自动", "auto"),
     "solve": ("计算选址", "Find locations"),
     "solving": ("正在计算……", "Solving..."),
+    "choose_coords": (
+        "在「数据」页把坐标系改为 {coords}",
+        "choose {coords} as the coordinate system on the Data page",
+    ),
+    "coords_setting": ("「数据」页的坐标系", "the coordinate system on the Data page"),
+    "failed": ("无法计算:数据有问题,见下表", "Could not compute: problems with the data below"),
     "solved": ("计算完成", "Solved"),
     "use_capacity": ("按建筑面积限定服务人口", "Limit residents served by floor area"),
     "use_capacity_help": (

@@ -89,16 +89,19 @@ plan_key = ("plan", ctx.key)
 if st.button(t("plan_run")):
     with st.status(t("solving"), expanded=False) as status:
         try:
-            st.session_state["plan"] = (plan_key, common.upgrade_plan(ctx))
+            st.session_state["plan"] = (plan_key, *common.upgrade_plan(ctx))
         except InputError as err:
+            status.update(label=t("failed"), state="error", expanded=True)
             common.problem_table(err)
-        status.update(label=t("solved"), state="complete")
+        else:
+            status.update(label=t("solved"), state="complete")
 saved = st.session_state.get("plan")
 plan = saved[1] if saved and saved[0] == plan_key else None
 if plan is not None:
+    common.show_warnings(saved[2] if saved else ())
     for note in plan.notes:  # each note: Chinese, a newline, English
         zh, _, en = note.partition("\n")
-        st.caption(zh if lang() == "zh" else (en or zh))
+        st.caption(common.app_wording(zh if lang() == "zh" else (en or zh)))
     common.table(plan.years)
     common.table(plan.actions)
 

@@ -24,18 +24,22 @@ with left:
     up = st.file_uploader(
         t("estate_upload"), type=["geojson", "json", "gpkg", "zip"], key="up_estate"
     )
-    if up is not None and c.get("estate_stamp") != (up.name, up.size):
+    fresh = None  # an estate read in this run: its households replace the box's value
+    up_stamp = None if up is None else (up.name, up.size, getattr(up, "file_id", ""))
+    if up is not None and c.get("estate_stamp") != up_stamp:
         try:
-            c["estate"] = common.estate_from_upload(ctx, up)
-            c["estate_stamp"] = (up.name, up.size)
+            fresh = c["estate"] = common.estate_from_upload(ctx, up)
+            c["estate_stamp"] = up_stamp
         except InputError as err:
             common.problem_table(err)
     if ctx.inputs.is_demo and st.button(t("estate_use_demo")):
-        c["estate"], c["estate_site"] = common.demo_estate(ctx)
+        fresh, c["estate_site"] = common.demo_estate(ctx)
+        c["estate"] = fresh
     estate = c.get("estate")
-    if estate is not None and "households" not in c:
-        hh = estate.get("households")
-        c["households"] = int(hh) if hh == hh and hh is not None else 1000
+    hh = None if fresh is None else fresh.get("households")
+    if hh is not None and hh == hh and hh > 0:
+        # the file's households, shown in the box (until the user types another)
+        c["households"] = st.session_state["w_households"] = round(float(hh))
     c.setdefault("households", 1000)
     c.setdefault("site_area", 600.0)
     c.setdefault("site_ground", 300.0)
@@ -47,9 +51,10 @@ with left:
         st.caption(f"{t('site_lon')}: {site[0]:.6f}, {t('site_lat')}: {site[1]:.6f}")
 
 check, problem = None, None
+estate_warned: tuple[str, ...] = ()
 if estate is not None:
     try:
-        check = common.estate_verdict(
+        check, estate_warned = common.estate_verdict(
             ctx,
             estate["geometry"],
             households=c["households"],
@@ -126,8 +131,17 @@ if problem is not None or check is None:
         common.problem_table(problem)
     st.stop()
 assert check is not None  # st.stop() ends the script run
+common.show_warnings((*estate.get("warnings", ()), *estate_warned))
 ok = check.passed
-reasons = check.reasons if lang() == "zh" else check.reasons_en
+# without a road file distances are straight lines: say so, not 步行 (walking)
+straight = ctx.evaluation.summary.get("distance_mode") == "euclidean"
+
+
+def _words(text: str) -> str:
+    return text.replace("步行 ", "直线 ").replace("步行", "直线距离") if straight else text
+
+
+reasons = [_words(r) for r in (check.reasons if lang() == "zh" else check.reasons_en)]
 if ok is None:
     st.info(t("verdict_none"))
 else:
@@ -137,7 +151,7 @@ for r in reasons:
 advice = set(check.advice)
 for note in check.notes:
     if note not in advice:  # advice is shown below, in the current language
-        st.caption(note)
+        st.caption(_words(note))
 for a in check.advice if lang() == "zh" else check.advice_en:
     st.warning(a)
 st.dataframe(check.checks, hide_index=True, width="stretch")  # type: ignore[call-overload]

@@ -11,7 +11,6 @@ st.title(t("page_overview"))
 ctx = common.context_or_stop()
 s = ctx.evaluation.summary
 st.caption(common.loaded_text(ctx))
-common.show_warnings(ctx.warnings)
 
 per_site = s["population_total"] / s["sites_total"] if s["sites_total"] else float("nan")
 cols = st.columns(4)

@@ -81,12 +81,13 @@ if budget:
 
 try:
     with st.spinner(t("solving")):
-        candidates, cand_label = common.candidates(ctx, cand_source, cand_up)
+        candidates, cand_label, cand_warned = common.candidates_warned(ctx, cand_source, cand_up)
 except InputError as err:
     common.problem_table(err)
     st.stop()
 shown_label = t("cand_auto_label") if cand_label == "auto" else cand_label
 st.caption(f"{t('candidates_source')}: {shown_label} ({len(candidates):,})")
+common.show_warnings(cand_warned)
 
 params = (ctx.key, cand_label, len(candidates), model, p, radius, bool(use_capacity))
 if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
@@ -110,19 +111,19 @@ if st.button(t("solve"), type="primary", disabled=p < 1 or not len(candidates)):
                     standard=ctx.standard,
                 )
             )
-            common.show_warnings(warned)
         except InputError as err:
-            status.update(state="error")
+            status.update(label=t("failed"), state="error", expanded=True)
             common.problem_table(err)
             st.stop()
         sol = result.solution
         verdict = _verdict(sol)
         status.update(label=f"{t('solved')}: {verdict}", state="complete")
-    st.session_state["proposal"] = (params, result)
+    st.session_state["proposal"] = (params, result, warned)
 
 saved = st.session_state.get("proposal")
 result = saved[1] if saved and saved[0] == params else None
 if result is not None:
+    common.show_warnings(saved[2] if saved else ())  # on every rerun, not only in the solving box
     b, a = result.before.summary, result.after.summary
     lack_b = int((~(result.before.communities["nearest_station_distance_m"] <= radius)).sum())
     lack_a = int((~(result.after.communities["nearest_station_distance_m"] <= radius)).sum())

@@ -116,22 +116,31 @@ class DemoBase:
 
 
 def _ensure_hook() -> None:
-    """Install (again, if something replaced it) the per-thread SitingWarning collector."""
+    """Install (again, if something replaced it) the per-thread SitingWarning collector.
+
+    The collector replaces ``warnings._showwarnmsg`` (which ``warnings.warn`` calls for every
+    warning it shows), not ``warnings.showwarning``: ``warnings.catch_warnings`` saves and
+    restores ``showwarning`` and is not thread-safe, so a block of it in another thread (the
+    warm-up's imports and evaluation, another session's evaluation or table) that began before
+    the hook was installed put the plain printer back while this thread's loading ran, and its
+    warnings went to the server's stderr instead of the page. ``catch_warnings`` leaves
+    ``_showwarnmsg`` alone.
+    """
     from siting._errors import SitingWarning
 
-    current = warnings.showwarning
+    current = warnings._showwarnmsg  # type: ignore[attr-defined]
     if getattr(current, "_siting_collector", False):
         return
 
-    def collector(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    def collector(msg: warnings.WarningMessage) -> None:
         sinks = getattr(_local, "sinks", None)
-        if sinks and issubclass(category, SitingWarning):
-            sinks[-1].append(str(message))
+        if sinks and issubclass(msg.category, SitingWarning):
+            sinks[-1].append(str(msg.message))
             return
-        current(message, category, filename, lineno, file, line)
+        current(msg)
 
     collector._siting_collector = True  # type: ignore[attr-defined]
-    warnings.showwarning = collector
+    warnings._showwarnmsg = collector  # type: ignore[attr-defined]
 
 
 def recording(fn: Callable[[], Any]) -> tuple[Any, tuple[str, ...]]:
@@ -518,6 +527,12 @@ def start() -> threading.Thread:
 
             ctx = get_script_run_ctx(suppress_warning=True)
             sys.setswitchinterval(SWITCH_INTERVAL_S)
+            # before any other thread starts, so every catch_warnings block of another thread
+            # saves (and restores) a state with the collector and the "always" filter
+            from siting._errors import SitingWarning
+
+            _ensure_hook()
+            warnings.filterwarnings("always", category=SitingWarning)
             _side_start()
             _thread = _thread_start(_warm, "siting-warm", ctx)
             logger.info("warm-up started")

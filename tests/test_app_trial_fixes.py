@@ -201,3 +201,14 @@ def test_proposals_error_opens_the_solving_box(monkeypatch: pytest.MonkeyPatch) 
     assert box.proto.expanded  # the problem table inside is visible
     table = at.dataframe[-1].value
     assert list(table["问题"]) == ["不是数字"]
+
+
+@needs_demo
+@pytest.mark.parametrize("page", ["page_overview.py", "page_compliance.py", "page_coverage.py"])
+def test_downloads_do_not_rerun_the_page(page: str) -> None:
+    at = _app()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    buttons = at.get("download_button")
+    assert len(buttons) >= 2
+    assert all(b.proto.ignore_rerun for b in buttons), [b.proto.label for b in buttons]

@@ -534,7 +534,10 @@ def exports(
     layers: Callable[[], dict[str, Any]],
     m: Any | None = None,
 ) -> None:
-    """The three download buttons of a result page (files made only when clicked)."""
+    """The three download buttons of a result page (files made only when clicked).
+
+    A click does not rerun the page (``on_click="ignore"``): a rerun dropped the file the
+    browser was about to fetch ("Deferred file ... not found", 2 of about 30 clicks)."""
     st.subheader(t("exports"))
     cols = st.columns(3)
     cols[0].download_button(
@@ -542,6 +545,7 @@ def exports(
         data=xlsx,
         file_name=f"{name}.xlsx",
         key=f"dl_xlsx_{name}",
+        on_click="ignore",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     cols[1].download_button(
@@ -549,6 +553,7 @@ def exports(
         data=lambda: gpkg_bytes(layers()),
         file_name=f"{name}.gpkg",
         key=f"dl_gpkg_{name}",
+        on_click="ignore",
         mime="application/geopackage+sqlite3",
     )
     if m is not None:
@@ -557,6 +562,7 @@ def exports(
             data=lambda: map_html(m),
             file_name=f"{name}.html",
             key=f"dl_html_{name}",
+            on_click="ignore",
             mime="text/html",
         )
 

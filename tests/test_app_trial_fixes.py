@@ -212,3 +212,33 @@ def test_downloads_do_not_rerun_the_page(page: str) -> None:
     buttons = at.get("download_button")
     assert len(buttons) >= 2
     assert all(b.proto.ignore_rerun for b in buttons), [b.proto.label for b in buttons]
+
+
+@needs_demo
+def test_overview_level_table_counts_the_headline_sites() -> None:
+    from siting import pipeline
+
+    at = _app()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = pipeline.load_inputs()
+    sites = inputs.sites
+    assert (sites["status"] == "planned").sum() == 4  # the demo has planned sites
+    n_ok, n_total = (
+        int(x)
+        for x in next(c.value for c in at.caption if "个站点达标" in c.value)
+        .split(" ")[0]
+        .split("/")
+    )
+    md = next(m.value for m in at.markdown if m.value.startswith("| 层级"))
+    head = [h.strip() for h in md.splitlines()[0].strip("|").split("|")]
+    rows = {
+        r[0].strip(): [int(v.strip().replace(",", "")) for v in r[1:]]
+        for r in (line.strip("|").split("|") for line in md.splitlines()[2:])
+    }
+    assert head == ["层级", "数量", "达标", "规划(未计入)"]
+    counted = ("区级党群服务中心", "街镇党群服务中心", "党群服务站")
+    # the counted levels add up to the headline's "n/total 个站点达标" (75/144 on the demo)
+    assert sum(rows[lv][0] for lv in counted) == n_total
+    assert sum(rows[lv][1] for lv in counted) == n_ok
+    assert sum(r[2] for r in rows.values()) == 4  # the planned ones, shown apart

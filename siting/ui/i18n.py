@@ -109,6 +109,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "count": ("数量", "Count"),
     "compliant_of": ("{n}/{total} 个站点达标", "{n} of {total} sites compliant"),
     "compliant": ("达标", "Compliant"),
+    "planned_col": ("规划(未计入)", "Planned (not counted)"),
+    "by_level_note": (
+        "数量与达标为现有站点;达标率计入:{levels}",
+        "Counts and compliant: existing sites; the compliance rate counts: {levels}",
+    ),
     "district_map": ("全区地图", "District map"),
     # coverage page
     "radius": ("步行半径(米)", "Walking radius (m)"),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from siting.schema import LEVELS
 from siting.ui import common
-from siting.ui.i18n import t
+from siting.ui.i18n import lang, t
 
 st.title(t("page_overview"))
 ctx = common.context_or_stop()
@@ -20,18 +20,30 @@ cols[1].caption(t("compliant_of", n=s["sites_compliant"], total=s["sites_total"]
 cols[2].metric(t("population_per_site"), f"{per_site:,.0f}")
 cols[3].metric(t("population_total"), f"{s['population_total']:,.0f}")
 
-sites = ctx.evaluation.sites
+# the sites the headline counts (the evaluation's current sites: existing ones); planned
+# sites in a column of their own, so the compliant column adds up to the headline's figure
+levels = s["by_level"]
 by_level = pd.DataFrame(
     {
         t("level"): [common.level_label(lv) for lv in LEVELS],
-        t("count"): [int((sites["level"] == lv).sum()) for lv in LEVELS],
-        t("compliant"): [int(((sites["level"] == lv) & sites["compliant"]).sum()) for lv in LEVELS],
+        t("count"): [int(levels[lv]["sites_total"]) for lv in LEVELS],
+        t("compliant"): [int(levels[lv]["sites_compliant"]) for lv in LEVELS],
     }
 )
+sites = ctx.evaluation.sites
+if s.get("sites_planned"):
+    planned = sites["status"].eq("planned") if "status" in sites.columns else None
+    if planned is not None and planned.any():
+        by_level[t("planned_col")] = [
+            int((planned & (sites["level"] == lv)).sum()) for lv in LEVELS
+        ]
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("sites_by_level"))
     common.small_table(by_level)
+    counted = s.get("compliance_levels") or []
+    sep = "、" if lang() == "zh" else ", "
+    st.caption(t("by_level_note", levels=sep.join(common.level_label(lv) for lv in counted)))
 with right:
     from siting.maps import district_map
 

@@ -242,3 +242,29 @@ def test_overview_level_table_counts_the_headline_sites() -> None:
     assert sum(rows[lv][0] for lv in counted) == n_total
     assert sum(rows[lv][1] for lv in counted) == n_ok
     assert sum(r[2] for r in rows.values()) == 4  # the planned ones, shown apart
+
+
+@needs_demo
+def test_rejected_upload_is_marked_not_in_use() -> None:
+    at = _app()
+    at.switch_page("page_data.py").run()
+    bad = "编号,人口\nC1,abc\nC2,\n".encode()
+    at.file_uploader(key="up_communities").set_value(("社区.csv", bad, "text/csv"))
+    at.file_uploader(key="up_sites").set_value(
+        ("sites.gpkg", (DEMO / "sites.gpkg").read_bytes(), "application/octet-stream")
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert "✘ 社区.csv: 有问题,未使用" in captions
+    assert not any(c.startswith("✔ 社区.csv") for c in captions)
+    assert not any("正在使用上传的数据" in c for c in captions)
+    assert any(c.startswith("上传的数据有问题") and "社区.csv" in c for c in captions)
+    # a good file instead: marked in use, the sidebar says so
+    at.file_uploader(key="up_communities").set_value(
+        ("communities.gpkg", (DEMO / "communities.gpkg").read_bytes(), "application/octet-stream")
+    )
+    at.run()
+    captions = [c.value for c in at.caption]
+    assert "✔ communities.gpkg" in captions and "✔ sites.gpkg" in captions
+    assert any("正在使用上传的数据" in c for c in captions)

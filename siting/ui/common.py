@@ -144,7 +144,11 @@ def sidebar_status(slot: Any) -> None:
     if _uploaded():
         files = cfg()["files"]
         names = ", ".join(files[r]["name"] for r in ("communities", "sites", "roads") if r in files)
-        slot.caption(f"{t('using_upload')}: {names}")
+        if rejected():
+            bad = ", ".join(files[r]["name"] for r in rejected() if r in files)
+            slot.caption(f"{t('uploads_not_used')}: {bad}")
+        else:
+            slot.caption(f"{t('using_upload')}: {names}")
     else:
         slot.caption(t("using_demo"))
 
@@ -254,6 +258,24 @@ def _inputs_key() -> tuple[str, dict[str, str | None]]:
     return key, paths
 
 
+def _rejected_roles(err: InputError) -> list[str]:
+    """The uploaded roles whose files the problems name (all uploads when none is named: then
+    no upload is in use either)."""
+    files = cfg()["files"]
+    named = [
+        r
+        for r in ("communities", "sites", "roads")
+        if r in files
+        and any(files[r]["name"] in f"{p.file} {p.where} {p.what}" for p in err.problems)
+    ]
+    return named or [r for r in ("communities", "sites", "roads") if r in files]
+
+
+def rejected() -> list[str]:
+    """Roles of uploads the last load rejected (see :func:`context`)."""
+    return list(cfg().get("rejected") or [])
+
+
 def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
     """Load, build distances and evaluate for the session's inputs (cached).
 
@@ -289,7 +311,10 @@ def context(*, extra_overrides: dict[str, Any] | None = None) -> Context:
         else:
             evaluation, w3 = _evaluate(ekey, inputs, network_fn(), std, c["demand"])
     except InputError as err:
-        raise _relabel(err, names) from None
+        err = _relabel(err, names)
+        c["rejected"] = _rejected_roles(err)
+        raise err from None
+    c.pop("rejected", None)
     logger.info("context ready in %.2f s", time.perf_counter() - t0)
     return Context(inputs, evaluation, std, ekey, (*w12, *w3), network_fn)
 

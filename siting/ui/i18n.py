@@ -39,6 +39,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "tianditu_no_key": ("未填写天地图密钥,改用无底图", "No Tianditu key: showing no tiles"),
     "using_demo": ("正在使用内置示例区(虚构数据)", "Using the bundled demo district (synthetic)"),
     "using_upload": ("正在使用上传的数据", "Using your uploaded data"),
+    "uploads_not_used": (
+        "上传的数据有问题,未能使用(见「数据」页)",
+        "Your uploads have problems and are not in use (see the Data page)",
+    ),
+    "file_rejected": ("有问题,未使用", "has problems, not in use"),
     # data page
     "data_intro": (
         "先用内置示例区熟悉工具;上传本区的社区、站点和路网文件后,所有页面改用您的数据。",

@@ -34,6 +34,7 @@ def _take(role: str, upload) -> None:
 
 
 cols = st.columns(3)
+marks = {}  # the file list's marks, written once the files were loaded (✔ used, ✘ rejected)
 for col, role, help_key in zip(
     cols,
     ("communities", "sites", "roads"),
@@ -44,8 +45,7 @@ for col, role, help_key in zip(
         t(f"upload_{role}"), type=list(ACCEPTED[role]), help=t(help_key), key=f"up_{role}"
     )
     _take(role, up)
-    if role in c["files"]:
-        col.caption(f"✔ {c['files'][role]['name']}")
+    marks[role] = col.empty()
 
 if c["files"] and st.button(t("use_demo")):
     for role in list(c["files"]):
@@ -120,3 +120,10 @@ except InputError as err:
 else:
     st.success(common.loaded_text(ctx))
     common.show_warnings(ctx.warnings)
+for role, mark in marks.items():
+    if role in c["files"]:
+        name = c["files"][role]["name"]
+        if role in common.rejected():
+            mark.caption(f"✘ {name}: {t('file_rejected')}")
+        else:
+            mark.caption(f"✔ {name}")

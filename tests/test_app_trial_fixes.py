@@ -268,3 +268,33 @@ def test_rejected_upload_is_marked_not_in_use() -> None:
     captions = [c.value for c in at.caption]
     assert "✔ communities.gpkg" in captions and "✔ sites.gpkg" in captions
     assert any("正在使用上传的数据" in c for c in captions)
+
+
+@needs_demo
+def test_proposal_warnings_stay_after_reruns() -> None:
+    """A candidate 2 km outside the district is left out with a warning: shown on the page
+    after solving and on every rerun (it was inside the collapsed solving box, once)."""
+    import geopandas as gpd
+
+    comm = gpd.read_file(DEMO / "communities.gpkg", engine="pyogrio")
+    inner = comm.to_crs(comm.estimate_utm_crs()).representative_point().to_crs(4326)
+    _xmin, ymin, xmax, ymax = comm.total_bounds
+    rows = [f"K{i:03d},{p.x:.6f},{p.y:.6f}" for i, p in enumerate(inner.iloc[:20], 1)]
+    rows.append(f"FAR1,{xmax + 0.03:.6f},{(ymin + ymax) / 2:.6f}")  # about 3 km east
+    data = ("id,lon,lat\n" + "\n".join(rows) + "\n").encode()
+    at = _app()
+    at.switch_page("page_proposals.py").run()
+    next(r for r in at.radio if r.label == "候选点来源").set_value("file").run()
+    at.file_uploader(key="up_candidates").set_value(("候选.csv", data, "text/csv"))
+    at.run()
+    next(b for b in at.button if b.label == "计算选址").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def far_warning() -> str:
+        hits = [w.value for w in at.warning if "FAR1" in w.value]
+        assert len(hits) == 1, [w.value for w in at.warning]
+        return hits[0]
+
+    assert far_warning().startswith("**请核对数据")
+    at.run()
+    far_warning()

@@ -424,17 +424,21 @@ def show_warnings(msgs: tuple[str, ...] | list[str], *, names: dict[str, str] | 
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
-def service_areas(key: str, cutoffs: tuple[float, ...], _ctx: Context) -> Any:
-    """Walking service areas of the station-or-higher sites (cached by evaluation)."""
+def service_areas(
+    key: str, cutoffs: tuple[float, ...], _ctx: Context
+) -> tuple[Any, tuple[str, ...]]:
+    """Walking service areas of the station-or-higher sites (cached by evaluation), and the
+    warnings of drawing them."""
     from siting.schema import STATION_OR_HIGHER
 
     sites = _ctx.evaluation.sites
     keep = sites[sites["level"].isin(STATION_OR_HIGHER)]
-    areas = _ctx.network.service_areas(keep.geometry, list(cutoffs))
+    areas, msgs = recording(lambda: _ctx.network.service_areas(keep.geometry, list(cutoffs)))
     idx = areas["point_index"].to_numpy()
-    return areas.assign(
+    areas = areas.assign(
         site_id=keep["site_id"].to_numpy()[idx], level=keep["level"].to_numpy()[idx]
     )
+    return areas, msgs
 
 
 # ----------------------------------------------------------------------------- maps
@@ -700,8 +704,8 @@ def _water(key: str, _ctx: Context) -> Any:
 def _auto_candidates(key: str, _ctx: Context) -> tuple[Any, tuple[str, ...]]:
     from siting.candidates import default_candidates
 
-    gdf, msgs = recording(lambda: default_candidates(_ctx.inputs, _ctx.network)[0])
-    return gdf, msgs
+    (gdf, note), msgs = recording(lambda: default_candidates(_ctx.inputs, _ctx.network))
+    return gdf, (*msgs, *([note] if note else []))
 
 
 def upgrade_plan(ctx: Context) -> tuple[Any, tuple[str, ...]]:

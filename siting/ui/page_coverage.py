@@ -40,7 +40,8 @@ shown = dataclasses.replace(ev, sites=ev.sites[ev.sites["level"].isin(levels)])
 areas = None
 if common.widget(st.toggle, t("show_areas"), "show_areas", help=t("show_areas_help")):
     with st.spinner(t("solving")):
-        areas = common.service_areas(ctx.key, (float(radius),), ctx)
+        areas, area_warned = common.service_areas(ctx.key, (float(radius),), ctx)
+    common.show_warnings(area_warned)
     areas = areas[areas["level"].isin(levels)]
 # the 党群服务点 layer starts off unless points are the only level chosen (580 markers on the demo)
 hidden = ("point",) if set(levels) - {"point"} else ()

@@ -298,3 +298,22 @@ def test_proposal_warnings_stay_after_reruns() -> None:
     assert far_warning().startswith("**请核对数据")
     at.run()
     far_warning()
+
+
+def test_app_wording_replaces_command_line_flags() -> None:
+    from siting.ui.common import app_wording
+
+    plan = "分设新站 1 个：S1 2027 年分设 1 个），新站位置待定（可用 siting propose 选址）"
+    assert app_wording(plan).endswith("新站位置待定（可在「选址建议」页选址）")
+    hint = (
+        "s.csv: the coordinates look like Baidu (BD-09): run again with --coords bd09 "
+        "(or --sites-coords bd09 for the sites alone)"
+    )
+    assert app_wording(hint) == (
+        "s.csv: the coordinates look like Baidu (BD-09): 在「数据」页把坐标系改为 BD-09"
+    )
+    crs = "drop --crs (it is for files without a CRS), or check --roads and --crs-x"
+    assert app_wording(crs) == (
+        "drop 「数据」页的「无坐标系文件的CRS(可选)」 (it is for files without a CRS), "
+        "or check 「数据」页的「步行路网(可选)」 and --crs-x"
+    )

@@ -391,7 +391,11 @@ def small_table(frame: pd.DataFrame) -> str:
 
 def problem_table(err: InputError) -> pd.DataFrame:
     """Show an :class:`InputError` as a table (file, row, field, problem, fix)."""
-    frame = pd.DataFrame([p.as_dict() for p in err.problems]).rename(
+    frame = pd.DataFrame([p.as_dict() for p in err.problems])
+    for col in ("what", "fix"):
+        if col in frame.columns:
+            frame[col] = frame[col].map(lambda v: app_wording(v) if isinstance(v, str) else v)
+    frame = frame.rename(
         columns={
             "file": t("col_file"),
             "where": t("col_where"),
@@ -845,7 +849,12 @@ def app_wording(text: str) -> str:
         lambda m: t("choose_coords", coords=COORD_LABELS.get(m.group(1), m.group(1))),
         text,
     )
-    return re.sub(r"--(?:\w+-)?coords(?: \w+)?", t("coords_setting"), text)
+    text = re.sub(r"--(?:\w+-)?coords(?: \w+)?", t("coords_setting"), text)
+    for flag, label in (("--crs", "crs"), ("--roads", "upload_roads"), ("--standard", "standard")):
+        text = re.sub(
+            rf"(?<![\w-]){flag}(?![\w-])", t("setting_on_data_page", setting=t(label)), text
+        )
+    return text
 
 
 def reasons_frame(ok: bool | None, reasons: list[str]) -> pd.DataFrame:

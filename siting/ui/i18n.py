@@ -196,6 +196,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "choose {coords} as the coordinate system on the Data page",
     ),
     "coords_setting": ("「数据」页的坐标系", "the coordinate system on the Data page"),
+    "setting_on_data_page": ("「数据」页的「{setting}」", "“{setting}” on the Data page"),
     "failed": ("无法计算:数据有问题,见下表", "Could not compute: problems with the data below"),
     "solved": ("计算完成", "Solved"),
     "use_capacity": ("按建筑面积限定服务人口", "Limit residents served by floor area"),

@@ -441,8 +441,9 @@ def check_estate(
         covered[np.unique(dist.row[ok])] = True
         covering = sorted(set(existing["id"].to_numpy()[dist.col[ok]].tolist()))
     share_existing = float(weights[covered].sum() / weights.sum()) if weights.sum() else 0.0
+    walk = "步行" if getattr(network, "kind", "") == "network" else "直线"
     notes.append(
-        f"现有站点步行 {radius:,.0f} m 内覆盖小区居民 {share_existing:.0%}"
+        f"现有站点{walk} {radius:,.0f} m 内覆盖小区居民 {share_existing:.0%}"
         + (f"（{', '.join(covering)}）" if covering else "")
     )
 
@@ -525,7 +526,7 @@ def check_estate(
             placed,
             "inside the estate" if inside else f"reaches {reach_share:.0%} of residents",
             f"inside, or >= {std.covered_min_share:.0%} within {radius:,.0f} m",
-            f"站点不在小区内，且步行 {radius:,.0f} m 内仅覆盖小区居民 {reach_share:.0%}",
+            f"站点不在小区内，且{walk} {radius:,.0f} m 内仅覆盖小区居民 {reach_share:.0%}",
             f"outside the estate and reaches only {reach_share:.0%} of its residents within "
             f"{radius:,.0f} m",
         )

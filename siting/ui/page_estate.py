@@ -133,15 +133,7 @@ if problem is not None or check is None:
 assert check is not None  # st.stop() ends the script run
 common.show_warnings((*estate.get("warnings", ()), *estate_warned))
 ok = check.passed
-# without a road file distances are straight lines: say so, not 步行 (walking)
-straight = ctx.evaluation.summary.get("distance_mode") == "euclidean"
-
-
-def _words(text: str) -> str:
-    return text.replace("步行 ", "直线 ").replace("步行", "直线距离") if straight else text
-
-
-reasons = [_words(r) for r in (check.reasons if lang() == "zh" else check.reasons_en)]
+reasons = list(check.reasons if lang() == "zh" else check.reasons_en)
 if ok is None:
     st.info(t("verdict_none"))
 else:
@@ -151,7 +143,7 @@ for r in reasons:
 advice = set(check.advice)
 for note in check.notes:
     if note not in advice:  # advice is shown below, in the current language
-        st.caption(_words(note))
+        st.caption(note)
 for a in check.advice if lang() == "zh" else check.advice_en:
     st.warning(a)
 st.dataframe(check.checks, hide_index=True, width="stretch")  # type: ignore[call-overload]

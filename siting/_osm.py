@@ -34,7 +34,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from siting._errors import InputError
+from siting._errors import InputError, warn
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -47,6 +47,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: ``highway`` values of paths a car extract leaves out: a file without any is a drive network.
+WALK_ONLY_HIGHWAY = frozenset(
+    {"footway", "path", "pedestrian", "steps", "cycleway", "service", "track", "corridor"}
+)
+
+#: A file with at least this many walkable ways and no footway/path/service way is taken for a
+#: drive-only extract.
+DRIVE_ONLY_MIN_WAYS = 50
 
 #: Mean Earth radius used for great-circle lengths (same as osmnx).
 EARTH_RADIUS_M = 6_371_009.0
@@ -191,6 +200,7 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
     pieces: list[list[tuple[float, float]]] = []  # ways with nodes missing, split there
     dropped: dict[str, int] = {}
     n_ways = 0
+    walk_only = 0
     missing = 0
     try:
         fp = (
@@ -206,6 +216,8 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
             if why:
                 dropped[why] = dropped.get(why, 0) + 1
                 continue
+            if w.tags.get("highway") in WALK_ONLY_HIGHWAY:
+                walk_only += 1
             try:
                 lines.append(wkb.create_linestring(w, use_nodes=all_nodes))
             except (RuntimeError, osmium.InvalidLocationError):
@@ -279,6 +291,7 @@ def read_osm(path: str | Path, *, label: str | None = None) -> RawNetwork:
         "ways_total": n_ways,
         "ways_kept": kept,
         "ways_dropped": dict(sorted(dropped.items())),
+        "ways_walk_only": walk_only,
         "nodes_missing_from_extract": missing,
     }
     return _largest_component(name, uniq, node_lon, node_lat, u, v, length, report)
@@ -397,7 +410,7 @@ def read_osm_osmnx(path: str | Path, *, label: str | None = None) -> RawNetwork:
 
 # --------------------------------------------------------------------------- cache
 #: Bump when the filter or the cached arrays change, so old caches are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: ways_walk_only in the report
 
 
 def file_digest(path: str | Path) -> str:
@@ -471,6 +484,7 @@ def read_osm_cached(
         if raw is not None:
             log.info("%s: network loaded from cache %s", label or Path(path).name, target.name)
             raw.report["cached"] = True
+            _warn_drive_only(raw, label or Path(path).name)
             return raw
     raw = reader(path, label=label)
     if target is not None:
@@ -479,4 +493,17 @@ def read_osm_cached(
         except OSError as exc:
             log.warning("cannot write network cache %s (%s)", target, exc)
     raw.report["cached"] = False
+    _warn_drive_only(raw, label or Path(path).name)
     return raw
+
+
+def _warn_drive_only(raw: RawNetwork, name: str) -> None:
+    """Warn when the roads look like a drive-only extract (no footway, path or service way)."""
+    kept, walk_only = raw.report.get("ways_kept", 0), raw.report.get("ways_walk_only")
+    if walk_only == 0 and kept >= DRIVE_ONLY_MIN_WAYS:
+        warn(
+            f"{name}: highway: none of its {kept:,} walkable ways is a footway, path or "
+            "service road: it looks like a drive-only extract (osmnx network_type='drive'), so "
+            "walks through estates and alleys are missing and walking distances come out too "
+            "long - use a walk or all-roads extract (network_type='walk' or 'all')"
+        )

@@ -263,3 +263,36 @@ def test_pbf_extract_gives_the_same_network(tmp_path: Path) -> None:
     assert _edges(b) == _edges(a) == {(1, 2), (2, 3), (3, 4), (4, 5), (5, 14)}
     np.testing.assert_allclose(np.sort(b.length), np.sort(a.length))
     assert WalkNetwork.from_osm(pbf, cache=False).n_edges == 5
+
+
+def _grid_ways(n: int, kind: str) -> tuple[dict, list]:
+    """``n`` ways of ``kind`` in a row along one street (nodes 1..n+1)."""
+    nodes = {k: (121.40 + 0.001 * k, 31.20) for k in range(1, n + 2)}
+    ways = [(1000 + k, [k, k + 1], {"highway": kind}) for k in range(1, n + 1)]
+    return nodes, ways
+
+
+def test_drive_only_extract_warns_every_time_it_is_read(tmp_path: Path) -> None:
+    """60 residential/primary ways and no footway, path or service road: a drive extract
+    (osmnx network_type='drive'); the warning comes on the first read and from the cache."""
+    from siting._errors import SitingWarning
+
+    nodes, ways = _grid_ways(60, "primary")
+    path = write_osm(tmp_path / "drive.osm", nodes, ways)
+    for _ in range(2):  # read, then from the cache
+        with pytest.warns(SitingWarning, match=r"drive\.osm: highway: none of its 60 walkable"):
+            raw = _osm.read_osm_cached(path)
+    assert raw.report["cached"] is True and raw.report["ways_walk_only"] == 0
+    # one footway among them: a walking extract, no warning
+    nodes, ways = _grid_ways(60, "primary")
+    ways[0] = (1001, [1, 2], {"highway": "footway"})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        raw = _osm.read_osm_cached(write_osm(tmp_path / "walk.osm", nodes, ways))
+    assert raw.report["ways_walk_only"] == 1
+    # a small file (the tests' own) is too small to judge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SitingWarning)
+        _osm.read_osm_cached(write_osm(tmp_path / "small.osm", *_grid_ways(10, "primary")))

@@ -181,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="mclp: most residents within --radius with --p new stations (default); "
         "lscp: fewest stations covering everyone reachable; pmedian: least walking",
     )
-    p.add_argument("--p", type=int, default=3, help="number of new stations (default: 3)")
+    p.add_argument(
+        "--p",
+        type=int,
+        default=None,
+        help="number of new stations (default: 3; not used by --model lscp, which finds the "
+        "fewest)",
+    )
     p.add_argument(
         "--radius",
         type=float,
@@ -516,6 +522,12 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from siting.pipeline import evaluate_inputs
     from siting.propose import propose, write_proposals
 
+    if args.model == "lscp" and args.p is not None:
+        warn(
+            f"--p {args.p} is not used by --model lscp: it finds the fewest new stations that "
+            "bring every reachable resident within --radius; use --model mclp to place a given "
+            "number of stations"
+        )
     inputs, network = _load(args)
     ev = evaluate_inputs(
         inputs, network, standard=args.standard, demand=args.demand, spacing=args.spacing
@@ -537,7 +549,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
         communities=inputs.communities,
         sites=inputs.sites,
         model=args.model,
-        p=args.p,
+        p=3 if args.p is None else args.p,
         radius=args.radius,
         capacity=args.capacity,
         standard=args.standard,
@@ -631,8 +643,9 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
     reached = s.get("population_reached_by_model")
     if reached is not None:
         out.append(
-            f"the new stations reach {reached:,.0f} residents outside every existing site's "
-            f"reach" + (" (within their floor area's capacity)" if s["capacity"] else "")
+            f"within {r:,.0f} m (--radius) the new stations reach {reached:,.0f} residents "
+            "outside every existing site's reach"
+            + (" (within their floor area's capacity)" if s["capacity"] else "")
         )
     if s.get("population_unreachable"):
         out.append(
@@ -653,7 +666,7 @@ def _propose_lines(s: dict[str, Any], stations: Any, status: str, show: int = 20
             + s["persons_per_household_source"]
         )
     gain = "within capacity" if s["capacity"] else "newly within each site's radius"
-    out.append(f"new stations, residents gained ({gain}):")
+    out.append(f"{len(stations)} new stations, residents gained ({gain}):")
     for row in stations.head(show).itertuples():
         out.append(
             f"  {row.rank}. {row.id} {row.name} [{row.action}] +{row.population_added:,.0f} "
@@ -785,77 +798,63 @@ def cmd_estate(args: argparse.Namespace) -> int:
         except Exception:  # unreadable: the loader reports it
             return False
 
-    # warnings are caught here so that they are printed before the results, not after them
-    from siting.network import snap_warnings_once
-
-    # one command: each point far from the streets is named once, in the first layer it is in
-    with warnings.catch_warnings(record=True) as caught, snap_warnings_once():
-        warnings.simplefilter("always", SitingWarning)
-        try:
-            if args.households is not None:  # before the data is read: a typo costs no wait
-                check_households(args.households)
-            demo = args.communities is None and args.sites is None
-            # the district's files keep their own CRS; --crs is meant for the estate's files
-            if args.crs is not None and (
-                demo or (own_crs(args.communities) and own_crs(args.sites))
-            ):
-                inputs, network = _load(argparse.Namespace(**{**vars(args), "crs": None}))
-            else:
-                inputs, network = _load(args)
-            estate_path = args.estate
-            proposed_path = args.proposed_site
-            if estate_path is None:
-                if not inputs.is_demo:
-                    raise InputError.one(
-                        "",
-                        "",
-                        "--estate",
-                        "no estate given",
-                        "give the estate polygon with --estate PATH",
-                    )
-                estate_path = demo_paths()["estate"]
-                proposed_path = proposed_path or demo_paths()["estate_site"]
-            estate = io.load_estate(
-                estate_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+    # (main prints warnings as they come, before the results they concern)
+    if args.households is not None:  # before the data is read: a typo costs no wait
+        check_households(args.households)
+    demo = args.communities is None and args.sites is None
+    # the district's files keep their own CRS; --crs is meant for the estate's files
+    if args.crs is not None and (demo or (own_crs(args.communities) and own_crs(args.sites))):
+        inputs, network = _load(argparse.Namespace(**{**vars(args), "crs": None}))
+    else:
+        inputs, network = _load(args)
+    estate_path = args.estate
+    proposed_path = args.proposed_site
+    if estate_path is None:
+        if not inputs.is_demo:
+            raise InputError.one(
+                "",
+                "",
+                "--estate",
+                "no estate given",
+                "give the estate polygon with --estate PATH",
             )
-            households = args.households
-            if households is None:
-                hh = estate["households"].iat[0] if "households" in estate else float("nan")
-                if not hh == hh:  # NaN
-                    raise InputError.one(
-                        str(estate_path),
-                        "",
-                        "households",
-                        "the estate file has no households",
-                        "give --households N",
-                    )
-                households = float(hh)
-            proposed = None
-            if proposed_path is not None:
-                proposed = io.load_candidates(
-                    proposed_path, coords=args.coords, crs=args.crs, communities=inputs.communities
-                )
-            res = check_estate(
-                estate,
-                households,
-                sites=inputs.sites,
-                network=network,
-                standard=args.standard,
-                proposed_site=proposed,
-                communities=inputs.communities,
-                files={
-                    "estate": str(estate_path),
-                    "proposed_site": str(proposed_path),
-                    "sites": inputs.files.get("sites", "sites"),
-                    "households": "--households"
-                    if args.households is not None
-                    else str(estate_path),
-                },
+        estate_path = demo_paths()["estate"]
+        proposed_path = proposed_path or demo_paths()["estate_site"]
+    estate = io.load_estate(
+        estate_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+    )
+    households = args.households
+    if households is None:
+        hh = estate["households"].iat[0] if "households" in estate else float("nan")
+        if not hh == hh:  # NaN
+            raise InputError.one(
+                str(estate_path),
+                "",
+                "households",
+                "the estate file has no households",
+                "give --households N",
             )
-        except InputError:
-            _print_warnings(caught)
-            raise
-    _print_warnings(caught)
+        households = float(hh)
+    proposed = None
+    if proposed_path is not None:
+        proposed = io.load_candidates(
+            proposed_path, coords=args.coords, crs=args.crs, communities=inputs.communities
+        )
+    res = check_estate(
+        estate,
+        households,
+        sites=inputs.sites,
+        network=network,
+        standard=args.standard,
+        proposed_site=proposed,
+        communities=inputs.communities,
+        files={
+            "estate": str(estate_path),
+            "proposed_site": str(proposed_path),
+            "sites": inputs.files.get("sites", "sites"),
+            "households": "--households" if args.households is not None else str(estate_path),
+        },
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "estate.json").write_text(
@@ -1066,28 +1065,27 @@ def _main(argv: Sequence[str] | None = None) -> int:
     )
     from siting.network import snap_warnings_once
 
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        """Print a SitingWarning when it happens (before the results it concerns), once."""
+        if issubclass(category, SitingWarning):
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                print(f"warning: {text}", file=sys.stderr, flush=True)
+        else:
+            logger.debug("library warning: %s", message)
+
     # one command: each point far from the streets is named once, in the first layer it is in
-    with warnings.catch_warnings(record=True) as caught, snap_warnings_once():
+    with warnings.catch_warnings(), snap_warnings_once():
         warnings.simplefilter("always", SitingWarning)
+        warnings.showwarning = show
         try:
             check_options(args)
             code = int(args.func(args))
         except InputError as err:
-            _print_warnings(caught)
             for problem in err.problems:
                 print(f"error: {problem}", file=sys.stderr)
             return 2
-    _print_warnings(caught)
     return code
-
-
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
-    seen: set[str] = set()
-    for w in caught:
-        if issubclass(w.category, SitingWarning):
-            text = str(w.message)
-            if text not in seen:
-                seen.add(text)
-                print(f"warning: {text}", file=sys.stderr)
-        else:
-            logger.debug("library warning: %s", w.message)

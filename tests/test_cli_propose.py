@@ -226,6 +226,9 @@ def test_capacity_uses_the_districts_persons_per_household(district) -> None:
     assert any(
         line.startswith("capacity: ") and "2.50 persons per household" in line for line in lines
     )
+    # the reach line names the radius it counts at (the per-station gains use each site's own)
+    assert any(line.startswith("within 600 m (--radius) the new stations reach ") for line in lines)
+    assert f"{len(res.stations)} new stations, residents gained (within capacity):" in lines
     plain = _propose(district, model="mclp", p=1)
     assert plain.summary["persons_per_household"] is None
 
@@ -313,3 +316,44 @@ def test_proposals_table_in_the_users_coordinates(tmp_path: Path) -> None:
 
     header = [c.value for c in openpyxl.load_workbook(xlsx).worksheets[0][1]]
     assert any("经度(GCJ-02 高德)" in str(h) and "lon_gcj02" in str(h) for h in header)
+
+
+def test_warnings_print_when_they_happen(monkeypatch) -> None:
+    """A warning comes before the output it concerns (it used to come after everything)."""
+    import io
+    import sys
+
+    from siting import cli
+    from siting._errors import warn
+
+    def command(args) -> int:  # type: ignore[no-untyped-def]
+        warn("first")
+        print("result line")
+        warn("first")  # once
+        return 0
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "cmd_scenario", command)
+    monkeypatch.setattr(sys, "stdout", buf)
+    monkeypatch.setattr(sys, "stderr", buf)
+    assert cli.main(["scenario", "list"]) == 0
+    text = buf.getvalue()
+    assert text.index("warning: first") < text.index("result line")
+    assert text.count("warning: first") == 1
+
+
+def test_lscp_says_p_is_not_used(monkeypatch, capsys, tmp_path) -> None:
+    from siting import cli
+    from siting._errors import InputError
+
+    def stop(args):  # type: ignore[no-untyped-def]
+        raise InputError.one("", "", "--roads", "stop here", "-")
+
+    monkeypatch.setattr(cli, "_load", stop)
+    argv = ["propose", "--model", "lscp", "--p", "3", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "warning: --p 3 is not used by --model lscp" in err
+    assert err.index("warning: --p 3") < err.index("error: ")
+    assert cli.main(["propose", "--model", "lscp", "--out", str(tmp_path)]) == 2
+    assert "--p" not in capsys.readouterr().err.split("error:")[0]

@@ -343,22 +343,65 @@ def loaded_text(ctx: Context) -> str:
     )
 
 
-def table(frame: pd.DataFrame, **kwargs: Any) -> Any:
-    """``st.dataframe`` with Chinese column headers in Chinese mode (the canonical column name
-    as the header's tooltip; the data and its column names stay as they are)."""
+#: Columns of people (shown as whole numbers with thousands separators).
+_PEOPLE = ("population", "households", "party_members", "capacity_residents", "max_population")
+#: Columns of shares (shown as percentages).
+_SHARES = ("_share", "_share_any", "_rate", "_rate_any")
+
+
+def column_format(col: str, dtype: Any) -> str | None:
+    """The display format of a numeric column (``st.column_config.NumberColumn``): people and
+    yuan as whole numbers with thousands separators, shares as percentages; None otherwise.
+
+    Examples
+    --------
+    >>> column_format("population_covered", np.dtype(float)), column_format("coverage_rate", float)
+    ('%,.0f', 'percent')
+    >>> column_format("population", np.dtype(bool)) is None, column_format("name", object) is None
+    (True, True)
+    """
+    dt = np.dtype(dtype) if not isinstance(dtype, pd.api.extensions.ExtensionDtype) else dtype
+    if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
+        return None
+    if col.endswith(_SHARES) or col in ("coverage_rate", "compliance_rate", "target_rate"):
+        return "percent"
+    if col.startswith(_PEOPLE) or col.endswith("_yuan"):
+        return "%,.0f"
+    return None
+
+
+def table_config(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """``column_config`` of :func:`table`: headers in the session's language (Chinese:
+    ``labels``, then the result columns' labels; English: the app's English labels), the
+    canonical name as the tooltip; numbers formatted by :func:`column_format`. The data and
+    its column names stay as they are."""
+    from siting._labels import column_label_zh
+    from siting.ui.i18n import COLUMN_LABELS_EN
+
+    config: dict[str, Any] = {}
+    for c in frame.columns:
+        name = str(c)
+        if lang() == "zh":
+            label = (labels or {}).get(name) or column_label_zh(name)
+        else:
+            label = COLUMN_LABELS_EN.get(name, name)
+        fmt = column_format(name, frame[c].dtype)
+        if fmt is not None:
+            config[name] = st.column_config.NumberColumn(
+                label if label != name else None, help=name if label != name else None, format=fmt
+            )
+        elif label != name:
+            config[name] = st.column_config.Column(label, help=name)
+    return config
+
+
+def table(frame: pd.DataFrame, *, labels: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """``st.dataframe`` with headers in the session's language and people, yuan and shares
+    formatted (:func:`table_config`; ``labels``: Chinese headers of this table's columns, on
+    top of the result columns' ones)."""
     kwargs.setdefault("hide_index", True)
     kwargs.setdefault("width", "stretch")
-    if lang() == "zh":
-        from siting._labels import column_label_zh
-
-        kwargs.setdefault(
-            "column_config",
-            {
-                str(c): st.column_config.Column(column_label_zh(str(c)), help=str(c))
-                for c in frame.columns
-                if column_label_zh(str(c)) != str(c)
-            },
-        )
+    kwargs.setdefault("column_config", table_config(frame, labels))
     return st.dataframe(frame, **kwargs)
 
 

@@ -10,7 +10,7 @@ from typing import Final
 
 import streamlit as st
 
-__all__ = ["LANGS", "TEXT", "lang", "t"]
+__all__ = ["COLUMN_LABELS_EN", "LANGS", "TEXT", "lang", "t"]
 
 #: language code -> name shown in the switch
 LANGS: Final = {"zh": "中文", "en": "English"}
@@ -56,6 +56,12 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "upload_help": (
         "GeoPackage、GeoJSON、压缩的Shapefile(.zip)、CSV/XLSX(含经纬度)",
         "GeoPackage, GeoJSON, zipped Shapefile (.zip), CSV/XLSX with lon/lat",
+    ),
+    "upload_help_parts": (
+        "GeoPackage、GeoJSON、压缩的Shapefile(.zip)、CSV/XLSX(含经纬度);"
+        "Shapefile 也可同时选中 .shp、.dbf、.shx(及 .prj、.cpg)几个文件上传",
+        "GeoPackage, GeoJSON, zipped Shapefile (.zip), CSV/XLSX with lon/lat; or select a "
+        "Shapefile's .shp, .dbf, .shx (and .prj, .cpg) together",
     ),
     "roads_help": (
         "OSM XML(.osm/.osm.gz)或PBF;不上传则按直线距离计算",
@@ -310,11 +316,44 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "每名党员年度经费(元)",
         "Yearly funding per member (yuan)",
     ),
+    "th_no_limit_help": (
+        "填数字,或填「不限」表示不设上限",
+        "A number, or “no limit” for none",
+    ),
+    "th_unreadable": (
+        "以下阈值不是数字,未采用:{cells}",
+        "These thresholds are not numbers and are not used: {cells}",
+    ),
     "exports": ("导出", "Export"),
     "export_xlsx": ("下载 Excel 报表", "Download Excel workbook"),
     "export_gpkg": ("下载 GeoPackage", "Download GeoPackage"),
     "export_html": ("下载 HTML 地图", "Download HTML map"),
     "module_missing": ("所需模块尚未安装:{name}", "A module is not available yet: {name}"),
+}
+
+
+#: English headers of the proposals' and the plan's columns (the other columns show their
+#: canonical names in English mode).
+COLUMN_LABELS_EN: Final[dict[str, str]] = {
+    "capacity_residents": "Capacity (residents, by floor area)",
+    "population_added": "Residents added",
+    "population_served": "Residents served",
+    "action": "Action (code)",
+    "action_zh": "Action",
+    "upgrades": "Upgrades",
+    "cost_yuan": "Cost (yuan)",
+    "scheduled_cost_yuan": "Of which already scheduled (yuan)",
+    "cumulative_cost_yuan": "Cumulative cost (yuan)",
+    "budget_yuan": "Budget (yuan)",
+    "budget_left_yuan": "Budget left (yuan)",
+    "sites_short": "Compliant sites still lacking",
+    "added_m2": "Area added or used (m²)",
+    "new_sites": "New sites split off",
+    "reasons_now": "Reasons not compliant now",
+    "calendar_year": "Calendar year",
+    "target_rate": "Target rate",
+    "lon": "Longitude",
+    "lat": "Latitude",
 }
 
 

@@ -102,8 +102,10 @@ if plan is not None:
     for note in plan.notes:  # each note: Chinese, a newline, English
         zh, _, en = note.partition("\n")
         st.caption(common.app_wording(zh if lang() == "zh" else (en or zh)))
-    common.table(plan.years)
-    common.table(plan.actions)
+    from siting.plan import PLAN_LABELS_ZH
+
+    common.table(plan.years, labels=PLAN_LABELS_ZH)
+    common.table(plan.actions, labels=PLAN_LABELS_ZH)
 
 
 def _xlsx() -> bytes:

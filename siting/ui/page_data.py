@@ -4,9 +4,9 @@ import streamlit as st
 
 from siting._errors import InputError
 from siting.standards import LEVEL_FIELDS, available_standards
-from siting.ui import common
+from siting.ui import common, thresholds
 from siting.ui.i18n import lang, t
-from siting.ui.uploads import ACCEPTED
+from siting.ui.uploads import ACCEPTED, SHAPEFILE_PARTS, combine_shapefile
 
 st.title(t("page_data"))
 st.write(t("data_intro"))
@@ -14,19 +14,24 @@ c = common.cfg()
 
 
 def _take(role: str, upload) -> None:
-    """Store a new upload of ``role`` in the session's folder (or report why not)."""
-    if upload is None:
+    """Store a new upload of ``role`` in the session's folder (or report why not). ``upload``
+    is one file, or a list (the communities' box takes several files: the parts of one
+    shapefile, zipped here)."""
+    files = upload if isinstance(upload, list) else [upload] if upload is not None else []
+    if not files:
         return
-    stamp = (upload.name, upload.size, getattr(upload, "file_id", ""))
+    stamps = tuple((f.name, f.size, getattr(f, "file_id", "")) for f in files)
+    stamp = stamps[0] if len(stamps) == 1 else stamps  # one file: as before
     if c["files"].get(role, {}).get("stamp") == stamp:
         return
     try:
-        stored = common.session_files().store(role, upload.name, upload.getvalue())
+        name, data, shown = combine_shapefile([(f.name, f.getvalue()) for f in files])
+        stored = common.session_files().store(role, name, data)
     except InputError as err:
         common.problem_table(err)
         return
     c["files"][role] = {
-        "name": stored.name,
+        "name": shown,
         "path": str(stored.path),
         "sha256": stored.sha256,
         "stamp": stamp,
@@ -41,8 +46,13 @@ for col, role, help_key in zip(
     ("upload_help", "upload_help", "roads_help"),
     strict=True,
 ):
+    several = role == "communities"  # a shapefile's parts, selected together
     up = col.file_uploader(
-        t(f"upload_{role}"), type=list(ACCEPTED[role]), help=t(help_key), key=f"up_{role}"
+        t(f"upload_{role}"),
+        type=list(dict.fromkeys([*ACCEPTED[role], *(SHAPEFILE_PARTS if several else ())])),
+        help=t("upload_help_parts" if several else help_key),
+        key=f"up_{role}",
+        accept_multiple_files=several,
     )
     _take(role, up)
     marks[role] = col.empty()
@@ -88,21 +98,27 @@ for k, v in c["overrides"].items():
     for lv in wide.index:
         if k.startswith(lv + "_") and k[len(lv) + 1 :] in wide.columns:
             wide.loc[lv, k[len(lv) + 1 :]] = float(v)
-# Shown with labels in the session's language (levels and settings); the values map back by
-# position, so the override keys stay the profile's field names.
+# Shown with labels in the session's language (levels and settings), rows by level (区级, 街镇,
+# 站, 点) and no limit as text, not "Infinity"; the values map back by position, so the override
+# keys stay the profile's field names.
+wide = thresholds.order_levels(wide)
 fields = list(wide.columns)
-shown = wide.copy()
+shown, text_cols = thresholds.shown_values(wide)
 shown.index = [common.level_label(lv) for lv in wide.index]
 shown.index.name = t("level")
 shown.columns = [t(f"th_{f}") for f in fields]
-edited = st.data_editor(shown, key=f"thresholds_{c['standard']}_{lang()}", width="stretch")
+edited = st.data_editor(
+    shown,
+    key=f"thresholds_{c['standard']}_{lang()}",
+    width="stretch",
+    column_config={
+        t(f"th_{f}"): st.column_config.TextColumn(help=t("th_no_limit_help")) for f in text_cols
+    },
+)
 edited.index, edited.columns = wide.index, fields
-overrides = {
-    f"{lv}_{f}": float(edited.loc[lv, f])
-    for lv in edited.index
-    for f in fields
-    if float(edited.loc[lv, f]) != float(getattr(base.level(lv), f))
-}
+overrides, unreadable = thresholds.overrides_from(edited, base, c["overrides"])
+if unreadable:
+    st.warning(t("th_unreadable", cells=", ".join(unreadable)))
 if overrides != c["overrides"]:
     c["overrides"] = overrides
 if c["overrides"] and st.button(t("reset_thresholds")):

@@ -172,7 +172,9 @@ if result is not None:
     ll = result.stations.to_crs(4326).geometry
     table = result.stations.drop(columns="geometry").assign(lon=ll.x.round(6), lat=ll.y.round(6))
     st.subheader(t("proposed"))
-    common.table(table)
+    from siting.propose import PROPOSAL_LABELS_ZH
+
+    common.table(table, labels=PROPOSAL_LABELS_ZH)
     common.exports(
         "siting_proposals",
         xlsx=lambda: common.tables_xlsx(

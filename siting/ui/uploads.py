@@ -21,7 +21,7 @@ from pathlib import Path
 from siting import settings
 from siting._errors import InputError
 
-__all__ = ["SessionFiles", "Stored", "digest", "safe_name"]
+__all__ = ["SHAPEFILE_PARTS", "SessionFiles", "Stored", "combine_shapefile", "digest", "safe_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +124,70 @@ class SessionFiles:
     def close(self) -> None:
         """Remove the folder now."""
         self._cleanup()
+
+
+#: The parts of a shapefile an upload box takes together (zipped in memory, see
+#: :func:`combine_shapefile`); the first three are required.
+SHAPEFILE_PARTS: tuple[str, ...] = ("shp", "dbf", "shx", "prj", "cpg")
+
+
+def combine_shapefile(files: list[tuple[str, bytes]]) -> tuple[str, bytes, str]:
+    """Several uploaded files as one: the parts of one shapefile (same name, extensions of
+    :data:`SHAPEFILE_PARTS`) zipped in memory, as ``(<stem>.zip, bytes, <stem>.shp)`` (the
+    stored name, the content, the name to show). One file is returned as it is
+    (``(name, bytes, name)``).
+
+    Raises
+    ------
+    InputError
+        When the files are not the parts of one shapefile, or .shp, .dbf or .shx is missing
+        (the message names the missing parts).
+    """
+    import io
+    import zipfile
+
+    if len(files) == 1:
+        name, data = files[0]
+        return name, data, name
+    names = [safe_name(n) for n, _ in files]
+    listed = ", ".join(n for n, _ in files)
+    parts: dict[str, tuple[str, bytes]] = {}
+    stems = set()
+    for (_, data), clean in zip(files, names, strict=True):
+        stem, _, ext = clean.rpartition(".")
+        ext = ext.lower()
+        if not stem or ext not in SHAPEFILE_PARTS or ext in parts:
+            raise InputError.one(
+                listed,
+                "",
+                "",
+                "several files were given, but they are not the parts of one shapefile",
+                "upload one file, or the .shp, .dbf, .shx, .prj and .cpg files of one shapefile "
+                "(same name) together",
+            )
+        stems.add(stem.lower())
+        parts[ext] = (stem, data)
+    if len(stems) != 1:
+        raise InputError.one(
+            listed,
+            "",
+            "",
+            "the shapefile parts have different names: " + ", ".join(sorted(stems)),
+            "select the .shp, .dbf, .shx, .prj and .cpg files of one shapefile (same name)",
+        )
+    stem = parts[next(iter(parts))][0]
+    missing = [f".{e}" for e in SHAPEFILE_PARTS[:3] if e not in parts]
+    if missing:
+        raise InputError.one(
+            listed,
+            "",
+            "",
+            f"the shapefile {stem} lacks its " + ", ".join(missing) + " file(s)",
+            "select the .shp, .dbf and .shx files (and .prj, .cpg) together, or upload a .zip "
+            "of them",
+        )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for ext, (_, data) in parts.items():
+            zf.writestr(f"{stem}.{ext}", data)
+    return f"{stem}.zip", buf.getvalue(), f"{stem}.shp"

@@ -356,7 +356,16 @@ def _unwrap(
 
     def take(table: Any, key: str, dotted: str) -> Any:
         if not isinstance(table, dict) or key not in table:
-            problems.append(Problem(label, "", dotted, "missing", f"add {dotted} ({fix_layout})"))
+            problems.append(
+                Problem(
+                    label,
+                    "",
+                    dotted,
+                    "missing",
+                    f'add {dotted} ({fix_layout}), or start the file with base = "default" '
+                    "to keep the shipped values you do not change",
+                )
+            )
             return None
         entry = table[key]
         if not isinstance(entry, dict) or "value" not in entry:
@@ -397,7 +406,14 @@ def _unwrap(
         raw[tbl] = {}
         if table is None:
             problems.append(
-                Problem(label, "", tbl, f"the [{tbl}] table is missing", f"add [{tbl}]")
+                Problem(
+                    label,
+                    "",
+                    tbl,
+                    f"the [{tbl}] table is missing",
+                    f'add [{tbl}], or start the file with base = "default" to keep the shipped '
+                    "values you do not change",
+                )
             )
             continue
         for k in keys:
@@ -421,7 +437,14 @@ def _unwrap(
         table = levels.get(lv)
         if table is None:
             problems.append(
-                Problem(label, "", f"levels.{lv}", "missing", f"add a [levels.{lv}] table")
+                Problem(
+                    label,
+                    "",
+                    f"levels.{lv}",
+                    "missing",
+                    f'add a [levels.{lv}] table, or start the file with base = "default" to keep '
+                    "the shipped values you do not change",
+                )
             )
             continue
         raw["levels"][lv] = {f: take(table, f, f"levels.{lv}.{f}") for f in LEVEL_FIELDS}

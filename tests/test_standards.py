@@ -250,3 +250,13 @@ def test_profile_with_an_unknown_base_or_a_value_without_source(tmp_path: Path) 
     with pytest.raises(InputError) as e:
         load_standard(f)
     assert any("levels.station.min_floor_area_m2" in p.field for p in e.value.problems)
+
+
+def test_incomplete_profile_suggests_a_base(tmp_path: Path) -> None:
+    f = tmp_path / "x.toml"
+    f.write_text(
+        '[levels.station]\nmin_floor_area_m2 = { value = 1200.0, source = "x" }\n', "utf-8"
+    )
+    with pytest.raises(InputError) as e:
+        load_standard(f)
+    assert all('base = "default"' in pb.fix for pb in e.value.problems)

@@ -308,6 +308,10 @@ def load_standard(name_or_path: str | Path | Standard) -> Standard:
     return _build(raw, sources, label, path=path)
 
 
+#: Part of the fix for a profile missing values: a base profile supplies them.
+_BASE_HINT = 'or start the file with base = "default" to keep the shipped values you do not change'
+
+
 def _with_base(data: dict[str, Any], label: str, shipped: list[str]) -> dict[str, Any]:
     """A profile that names ``base = "default"`` (or another shipped profile) and gives only
     the values it changes: the base's tables with the file's entries laid over them."""
@@ -411,8 +415,7 @@ def _unwrap(
                     "",
                     tbl,
                     f"the [{tbl}] table is missing",
-                    f'add [{tbl}], or start the file with base = "default" to keep the shipped '
-                    "values you do not change",
+                    f"add [{tbl}], {_BASE_HINT}",
                 )
             )
             continue
@@ -442,8 +445,7 @@ def _unwrap(
                     "",
                     f"levels.{lv}",
                     "missing",
-                    f'add a [levels.{lv}] table, or start the file with base = "default" to keep '
-                    "the shipped values you do not change",
+                    f"add a [levels.{lv}] table, {_BASE_HINT}",
                 )
             )
             continue

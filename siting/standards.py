@@ -366,8 +366,7 @@ def _unwrap(
                     "",
                     dotted,
                     "missing",
-                    f'add {dotted} ({fix_layout}), or start the file with base = "default" '
-                    "to keep the shipped values you do not change",
+                    f"add {dotted} ({fix_layout}), {_BASE_HINT}",
                 )
             )
             return None

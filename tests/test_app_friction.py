@@ -275,3 +275,49 @@ def test_proposal_and_plan_headers_in_the_session_language() -> None:
     years = next(d for d in at.dataframe if "upgrades" in d.value.columns)
     assert _config(years)["upgrades"]["label"] == "Upgrades"
     assert _config(years)["scheduled_cost_yuan"]["label"] == "Of which already scheduled (yuan)"
+
+
+@needs_demo
+def test_scenario_list_shows_rates_as_percentages(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SITING_STORE", str(tmp_path / "scen.sqlite"))
+    at = _app()
+    at.switch_page("page_scenarios.py").run()
+    at.text_input(key="scen_name").input("示例")
+    at.button[0].click().run()  # the form's save button
+    assert not at.exception, [e.value for e in at.exception]
+    listed = next(d for d in at.dataframe if "coverage_rate" in d.value.columns)
+    cfg = _config(listed)
+    assert cfg["coverage_rate"]["type_config"]["format"] == "percent"
+    assert cfg["compliance_rate"]["type_config"]["format"] == "percent"
+    assert 0 < float(listed.value["coverage_rate"].iloc[0]) < 1  # the stored share, unchanged
+
+
+def test_figure_text() -> None:
+    from siting.ui.common import figure_text
+
+    assert figure_text("coverage_rate", 0.7512) == "75.1%"
+    assert figure_text("summary.compliance_rate", -0.05, difference=True) == "-5.0 pp"
+    assert figure_text("population_covered", 103065.4361) == "103,065"
+    assert figure_text("population_covered", 1500.6, difference=True) == "+1,501"
+    assert figure_text("sites_total", 12) == "12"
+    assert figure_text("standard", "shanghai") == "shanghai"
+    assert figure_text("coverage_rate", None) == "" and figure_text("x", float("nan")) == ""
+
+
+@needs_demo
+def test_scenario_compare_shows_percentages(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SITING_STORE", str(tmp_path / "scen.sqlite"))
+    at = _app()
+    at.switch_page("page_scenarios.py").run()
+    at.text_input(key="scen_name").input("五百")
+    at.button[0].click().run()
+    at.session_state["cfg"]["overrides"] = {"station_service_radius_m": 300.0}
+    at.text_input(key="scen_name").input("三百")
+    at.button[0].click().run()
+    at.selectbox(key="scen_a").set_value("五百")
+    at.selectbox(key="scen_b").set_value("三百")
+    at.button(key="scen_compare_btn").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    diff = at.dataframe[-1].value.set_index("item")
+    assert str(diff.loc["coverage_rate", "a"]).endswith("%")
+    assert str(diff.loc["coverage_rate", "difference"]).endswith(" pp")

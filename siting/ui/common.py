@@ -370,6 +370,31 @@ def column_format(col: str, dtype: Any) -> str | None:
     return None
 
 
+def figure_text(item: str, value: Any, *, difference: bool = False) -> str:
+    """A figure named ``item`` (a dotted key: its last part decides) as text: shares as
+    percentages (a difference in percentage points), people and yuan as whole numbers with
+    thousands separators, anything else as it is.
+
+    Examples
+    --------
+    >>> figure_text("coverage_rate", 0.75123), figure_text("coverage_rate", 0.012, difference=True)
+    ('75.1%', '+1.2 pp')
+    >>> figure_text("summary.population_covered", 103065.4361), figure_text("standard", "x")
+    ('103,065', 'x')
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return "" if value is None else str(value)
+    v = float(value)
+    if np.isnan(v):
+        return ""
+    fmt = column_format(str(item).rsplit(".", 1)[-1], np.dtype(float))
+    if fmt == "percent":
+        return f"{100 * v:+.1f} pp" if difference else f"{100 * v:.1f}%"
+    if fmt is not None:
+        return f"{v:+,.0f}" if difference else f"{v:,.0f}"
+    return str(value)
+
+
 def table_config(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """``column_config`` of :func:`table`: headers in the session's language (Chinese:
     ``labels``, then the result columns' labels; English: the app's English labels), the

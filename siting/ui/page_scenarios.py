@@ -46,7 +46,7 @@ except InputError as err:
 if table.empty:
     st.info(t("scen_none"))
     st.stop()
-st.dataframe(table, hide_index=True, width="stretch", key="scen_table")
+common.table(table, key="scen_table")  # rates as percentages, headers translated
 names = list(table["name"])
 
 left, right = st.columns(2)
@@ -82,5 +82,15 @@ if st.button(t("scen_compare_btn"), key="scen_compare_btn"):
     except InputError as err:
         _problem(err)
     else:
-        shown = diff.assign(a=diff["a"].astype(str), b=diff["b"].astype(str))
+        # shares as percentages, people and yuan as whole numbers (the stored figures as such)
+        shown = diff.assign(
+            **{
+                col: [
+                    common.figure_text(item, v, difference=col == "difference")
+                    for item, v in zip(diff["item"], diff[col], strict=True)
+                ]
+                for col in ("a", "b", "difference")
+                if col in diff.columns
+            }
+        )
         st.dataframe(shown, hide_index=True, width="stretch", key="scen_diff")

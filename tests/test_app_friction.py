@@ -321,3 +321,27 @@ def test_scenario_compare_shows_percentages(tmp_path: Path, monkeypatch) -> None
     diff = at.dataframe[-1].value.set_index("item")
     assert str(diff.loc["coverage_rate", "a"]).endswith("%")
     assert str(diff.loc["coverage_rate", "difference"]).endswith(" pp")
+
+
+@needs_demo
+def test_threshold_table_in_english_warns_of_unreadable_cells(monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from siting.schema import LEVELS
+    from siting.ui import i18n
+    from siting.ui.thresholds import NO_LIMIT
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["lang"] = "en"  # from the start (the radios' options change with it)
+    # the test thread formats the radios' values too, with no session: English there as well
+    monkeypatch.setattr(i18n, "lang", lambda: "en")
+    at.run()
+    at.switch_page("page_data.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    col = "Max population served"
+    editor = next(d for d in at.dataframe if col in d.value.columns)
+    assert list(editor.value.index) == ["district center", "street center", "station", "point"]
+    assert editor.value.iloc[0][col] == NO_LIMIT
+    _edit(at, editor, list(LEVELS).index("station"), col, "many")
+    assert any("not numbers" in w.value and "station_max_population" in w.value for w in at.warning)
+    assert at.session_state["cfg"]["overrides"] == {}

@@ -16,15 +16,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from siting import settings
 from siting._errors import InputError
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "siting" / "ui" / "main.py")
-DEMO = settings.demo_dir()
-needs_demo = pytest.mark.skipif(
-    not (DEMO / "communities.gpkg").exists(), reason="the bundled demo (data/demo) is missing"
-)
+from tests._apptest import APP, DEMO, needs_demo
+from tests._apptest import start_app as _app
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +32,6 @@ def direct():
         network = pipeline.load_network(inputs.roads, inputs.communities)
         ev = pipeline.evaluate_inputs(inputs, network)
     return inputs, network, ev
-
-
-def _app():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _metrics(at) -> dict[str, str]:

@@ -17,22 +17,8 @@ import pytest
 
 from siting import settings
 from siting._errors import InputError
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "siting" / "ui" / "main.py")
-DEMO = settings.demo_dir()
-needs_demo = pytest.mark.skipif(
-    not (DEMO / "communities.gpkg").exists(), reason="the bundled demo (data/demo) is missing"
-)
-
-
-def _app():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests._apptest import APP, DEMO, needs_demo
+from tests._apptest import start_app as _app
 
 
 def _config(frame_element) -> dict:

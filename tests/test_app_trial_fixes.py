@@ -5,28 +5,12 @@ from __future__ import annotations
 
 import threading
 import warnings
-from pathlib import Path
 
 import pytest
 
-from siting import settings
 from siting._errors import SitingWarning
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "siting" / "ui" / "main.py")
-DEMO = settings.demo_dir()
-needs_demo = pytest.mark.skipif(
-    not (DEMO / "communities.gpkg").exists(), reason="the bundled demo (data/demo) is missing"
-)
-
-
-def _app():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests._apptest import DEMO, needs_demo
+from tests._apptest import start_app as _app
 
 
 def test_recording_survives_catch_warnings_in_another_thread() -> None:

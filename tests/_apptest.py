@@ -24,3 +24,15 @@ def start_app():  # type: ignore[no-untyped-def]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def upload_broken_communities(at):  # type: ignore[no-untyped-def]
+    """On the Data page: a communities CSV with a bad and a missing population, with the demo's
+    sites; runs the app."""
+    bad = "编号,人口\nC1,abc\nC2,\n".encode()
+    at.file_uploader(key="up_communities").set_value(("社区.csv", bad, "text/csv"))
+    at.file_uploader(key="up_sites").set_value(
+        ("sites.gpkg", (DEMO / "sites.gpkg").read_bytes(), "application/octet-stream")
+    )
+    at.run()
+    return at

@@ -17,7 +17,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from siting._errors import InputError
-from tests._apptest import APP, DEMO, needs_demo
+from tests._apptest import APP, DEMO, needs_demo, upload_broken_communities
 from tests._apptest import start_app as _app
 
 
@@ -265,12 +265,7 @@ def test_data_page_broken_upload_shows_problem_table() -> None:
     at.switch_page("page_data.py").run()
     assert not at.exception
     assert any("示例" in c.value for c in at.caption)
-    bad = "编号,人口\nC1,abc\nC2,\n".encode()
-    at.file_uploader(key="up_communities").set_value(("社区.csv", bad, "text/csv"))
-    at.file_uploader(key="up_sites").set_value(
-        ("sites.gpkg", (DEMO / "sites.gpkg").read_bytes(), "application/octet-stream")
-    )
-    at.run()
+    upload_broken_communities(at)
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and "数据问题" in at.error[0].value
     table = at.dataframe[-1].value

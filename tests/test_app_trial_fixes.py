@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from siting._errors import SitingWarning
-from tests._apptest import DEMO, needs_demo
+from tests._apptest import DEMO, needs_demo, upload_broken_communities
 from tests._apptest import start_app as _app
 
 
@@ -232,12 +232,7 @@ def test_overview_level_table_counts_the_headline_sites() -> None:
 def test_rejected_upload_is_marked_not_in_use() -> None:
     at = _app()
     at.switch_page("page_data.py").run()
-    bad = "编号,人口\nC1,abc\nC2,\n".encode()
-    at.file_uploader(key="up_communities").set_value(("社区.csv", bad, "text/csv"))
-    at.file_uploader(key="up_sites").set_value(
-        ("sites.gpkg", (DEMO / "sites.gpkg").read_bytes(), "application/octet-stream")
-    )
-    at.run()
+    upload_broken_communities(at)
     assert not at.exception, [e.value for e in at.exception]
     captions = [c.value for c in at.caption]
     assert "✘ 社区.csv: 有问题,未使用" in captions
